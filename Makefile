@@ -1,0 +1,63 @@
+# The two commands a newcomer needs: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+VENV ?= $(HOME)/.cache/hoian/venv-$(REQ_HASH)
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+APT_PACKAGES := wrk
+export FLASK_APP := wsgi:app
+
+.PHONY: help venv system-deps run serve db seed test lint format bench docker clean
+
+help:
+	@echo "make run    install, migrate, load the Hội An catalogue, serve on http://$(HOST):$(PORT)"
+	@echo "make test   install test needs and run the test suite"
+	@echo "make lint   ruff and mypy;  make bench  performance benchmarks"
+
+# One virtualenv per requirements hash, kept outside the clone so CI and new clones reuse it.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages used by the benchmarks (installed only where apt-get is available as root).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing (Debian packages)"; exit 1; fi; \
+	fi
+
+db: venv
+	$(BIN)/flask db upgrade
+	$(BIN)/flask content load
+
+run: db
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv system-deps
+	$(BIN)/python benchmarks/catalogue.py
+
+docker:
+	docker build -t hoian-guide .
+
+clean:
+	rm -rf instance .pytest_cache .mypy_cache .ruff_cache

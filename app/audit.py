@@ -1,0 +1,66 @@
+"""The audit log: one row for every write, with who did it and what changed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import utcnow
+from app.extensions import db
+
+
+class AuditLog(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inspector_devices.id", ondelete="SET NULL")
+    )
+    actor_label: Mapped[str] = mapped_column(String(254), default="system")
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(80))
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    def __repr__(self) -> str:
+        return f"<AuditLog {self.id} {self.action} {self.object_type}:{self.object_id}>"
+
+
+def record(
+    *, action: str, object_type: str, object_id: object, changes: dict[str, Any] | None = None
+) -> AuditLog:
+    """Add an audit row for a write, attributed to the authenticated actor (or 'system')."""
+    principal = g.get("principal") if has_request_context() else None
+    row = AuditLog(
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        changes=changes or {},
+        actor_user_id=principal.user_id if principal else None,
+        actor_device_id=principal.device_id if principal else None,
+        actor_label=principal.label if principal else "system",
+        request_id=g.get("request_id") if has_request_context() else None,
+    )
+    db.session.add(row)
+    return row
+
+
+def list_entries(
+    *, object_type: str | None = None, object_id: str | None = None, limit: int = 100
+) -> list[AuditLog]:
+    """The newest audit rows, optionally for one object."""
+    query = db.select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if object_type:
+        query = query.where(AuditLog.object_type == object_type)
+    if object_id:
+        query = query.where(AuditLog.object_id == object_id)
+    return list(db.session.scalars(query))

@@ -1,0 +1,1 @@
+"""Staff accounts, roles, bearer tokens and enrolled inspector devices."""

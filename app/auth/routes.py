@@ -1,0 +1,180 @@
+"""Staff authentication, users, inspector devices and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import audit
+from app.auth import services
+from app.auth.access import BEARER, current_principal, public_write, require_roles
+from app.auth.models import ROLE_VALUES, InspectorDevice, User
+from app.auth.schemas import (
+    AuditEntrySchema,
+    AuditQuerySchema,
+    DeviceCreateSchema,
+    DeviceSchema,
+    EnrolledDeviceSchema,
+    LoginSchema,
+    MeSchema,
+    TokenSchema,
+    UserCreateSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+from app.extensions import limiter
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Staff accounts and access")
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+@blp.route("/auth/token", methods=["POST"])
+@limiter.limit(_login_limit)
+@public_write
+@blp.arguments(LoginSchema)
+@blp.response(201, TokenSchema)
+@blp.alt_response(401, response="DEFAULT_ERROR", description="Wrong email or password")
+@blp.alt_response(429, response="DEFAULT_ERROR", description="Too many attempts")
+def create_token(body: dict[str, Any]) -> dict[str, Any]:
+    """Exchange email and password for a bearer token."""
+    issued = services.login(
+        email=body["email"],
+        password=body["password"],
+        ttl_hours=current_app.config["TOKEN_TTL_HOURS"],
+    )
+    return {
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_at": issued.expires_at_iso,
+    }
+
+
+@blp.route("/auth/token", methods=["DELETE"], endpoint="revoke_token")
+@require_roles(*ROLE_VALUES)
+@blp.response(204)
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.doc(security=BEARER)
+def revoke_token() -> None:
+    """Revoke the token used for this request (log out)."""
+    principal = current_principal()
+    assert principal is not None and principal.token_id is not None
+    services.revoke_token(token_id=principal.token_id)
+
+
+@blp.route("/auth/me")
+@require_roles(*ROLE_VALUES)
+@blp.response(200, MeSchema)
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.doc(security=BEARER)
+def me() -> Any:
+    """Who the token belongs to and which roles it carries."""
+    principal = current_principal()
+    assert principal is not None
+    return {
+        "label": principal.label,
+        "roles": sorted(principal.roles),
+        "user_id": principal.user_id,
+        "device_id": principal.device_id,
+    }
+
+
+@blp.route("/users")
+class UsersView(MethodView):
+    @require_roles("admin")
+    @blp.response(200, UserSchema(many=True))
+    @blp.alt_response(401, response="DEFAULT_ERROR")
+    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @blp.doc(security=BEARER)
+    def get(self) -> list[User]:
+        """Every staff user (admin)."""
+        return services.list_users()
+
+    @require_roles("admin")
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserSchema)
+    @blp.alt_response(401, response="DEFAULT_ERROR")
+    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="Email taken")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any]) -> User:
+        """Create a staff user (admin)."""
+        return services.create_user(**body)
+
+
+@blp.route("/users/<int:user_id>", methods=["PATCH"])
+@require_roles("admin")
+@blp.arguments(UserUpdateSchema)
+@blp.response(200, UserSchema)
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.alt_response(403, response="DEFAULT_ERROR")
+@blp.alt_response(404, response="DEFAULT_ERROR")
+@blp.doc(security=BEARER)
+def update_user(body: dict[str, Any], user_id: int) -> User:
+    """Change roles, name, password or deactivate a user (admin); tokens are revoked."""
+    return services.update_user(user_id=user_id, **body)
+
+
+@blp.route("/devices")
+class DevicesView(MethodView):
+    @require_roles("admin")
+    @blp.response(200, DeviceSchema(many=True))
+    @blp.alt_response(401, response="DEFAULT_ERROR")
+    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @blp.doc(security=BEARER)
+    def get(self) -> list[InspectorDevice]:
+        """Every enrolled inspector device (admin)."""
+        return services.list_devices()
+
+    @require_roles("admin")
+    @blp.arguments(DeviceCreateSchema)
+    @blp.response(201, EnrolledDeviceSchema)
+    @blp.alt_response(401, response="DEFAULT_ERROR")
+    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Enroll a scanner device; its token is returned once (admin)."""
+        principal = current_principal()
+        device, issued = services.enroll_device(
+            name=body["name"],
+            enrolled_by_id=principal.user_id if principal else None,
+            ttl_days=current_app.config["DEVICE_TOKEN_TTL_DAYS"],
+        )
+        return {
+            "id": device.id,
+            "name": device.name,
+            "active": device.active,
+            "created_at": device.created_at,
+            "revoked_at": None,
+            "access_token": issued.token,
+            "expires_at": issued.expires_at_iso,
+        }
+
+
+@blp.route("/devices/<int:device_id>", methods=["DELETE"])
+@require_roles("admin")
+@blp.response(200, DeviceSchema)
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.alt_response(403, response="DEFAULT_ERROR")
+@blp.alt_response(404, response="DEFAULT_ERROR")
+@blp.doc(security=BEARER)
+def revoke_device(device_id: int) -> InspectorDevice:
+    """Revoke a device and its tokens (admin)."""
+    return services.revoke_device(device_id=device_id)
+
+
+@blp.route("/audit")
+@require_roles("admin", "finance")
+@blp.arguments(AuditQuerySchema, location="query")
+@blp.response(200, AuditEntrySchema(many=True))
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.alt_response(403, response="DEFAULT_ERROR")
+@blp.doc(security=BEARER)
+def audit_log(args: dict[str, Any]) -> list[audit.AuditLog]:
+    """The newest audit rows (admin, finance)."""
+    return audit.list_entries(**args)

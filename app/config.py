@@ -1,0 +1,147 @@
+"""Configuration: a class of safe defaults, overridden by the environment, checked at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: Native names of every language the service knows; which ones are served is configuration.
+LANGUAGE_NAMES: dict[str, str] = {
+    "vi": "Tiếng Việt",
+    "en": "English",
+    "ko": "한국어",
+    "zh": "中文（简体）",  # noqa: RUF001 - native punctuation
+    "ja": "日本語",
+    "fr": "Français",
+    "de": "Deutsch",
+    "es": "Español",
+    "ru": "Русский",
+    "it": "Italiano",
+    "th": "ไทย",
+    "pt": "Português",
+}
+
+INSECURE_DEV_SECRET = "dev-only-not-secret-change-me"  # noqa: S105 - refused in production
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot start the app; the message says what to set."""
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class Config:
+    """Defaults that run on a fresh machine: SQLite under instance/, no Redis."""
+
+    APP_ENV = "development"
+    SECRET_KEY = INSECURE_DEV_SECRET
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled from instance_path when unset
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+    PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    MEDIA_DIR: str | None = None  # default: <instance>/media
+
+    LANGUAGES = ["vi", "en", "ko", "zh", "ja", "fr", "de", "es", "ru"]
+    SOURCE_LANGUAGE = "vi"
+    FALLBACK_CHAIN = ["en", "vi"]
+
+    TOKEN_TTL_HOURS = 12
+    DEVICE_TOKEN_TTL_DAYS = 365
+    MAX_PER_PAGE = 100
+    DEFAULT_PER_PAGE = 20
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+    # How often a worker process re-reads the catalogue version from the database; writes made
+    # in the same process are seen at once, writes from other processes within this delay.
+    CATALOGUE_VERSION_TTL_S = 1.0
+    LOGIN_RATE_LIMIT = "10 per minute"
+    LOG_JSON = True
+    LOG_LEVEL = "INFO"
+
+    JSON_SORT_KEYS = False
+    API_TITLE = "Hội An heritage guide API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+
+
+class TestingConfig(Config):
+    APP_ENV = "testing"
+    LOG_JSON = False
+    LOGIN_RATE_LIMIT = "1000 per minute"
+
+
+# Environment variable -> (config key, parser)
+_ENV: dict[str, tuple[str, Any]] = {
+    "APP_ENV": ("APP_ENV", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "PUBLIC_BASE_URL": ("PUBLIC_BASE_URL", str),
+    "MEDIA_DIR": ("MEDIA_DIR", str),
+    "HOIAN_LANGUAGES": ("LANGUAGES", _csv),
+    "HOIAN_SOURCE_LANGUAGE": ("SOURCE_LANGUAGE", str),
+    "HOIAN_FALLBACK_CHAIN": ("FALLBACK_CHAIN", _csv),
+    "HOIAN_TOKEN_TTL_HOURS": ("TOKEN_TTL_HOURS", int),
+    "HOIAN_DEVICE_TOKEN_TTL_DAYS": ("DEVICE_TOKEN_TTL_DAYS", int),
+    "HOIAN_LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
+    "HOIAN_CATALOGUE_VERSION_TTL_S": ("CATALOGUE_VERSION_TTL_S", float),
+    "LOG_LEVEL": ("LOG_LEVEL", str),
+    "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
+}
+
+
+def load_config(
+    *, instance_path: str, overrides: Mapping[str, Any] | None, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """Merge defaults, environment and explicit overrides, then check the result."""
+    base = TestingConfig if environ.get("APP_ENV") == "testing" else Config
+    values = {key: getattr(base, key) for key in dir(base) if key.isupper()}
+    for env_name, (key, parse) in _ENV.items():
+        if env_name in environ and environ[env_name] != "":
+            try:
+                values[key] = parse(environ[env_name])
+            except ValueError as exc:
+                raise ConfigError(f"{env_name}={environ[env_name]!r} is not valid: {exc}") from exc
+    values.update(overrides or {})
+    if not values.get("SQLALCHEMY_DATABASE_URI"):
+        values["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(instance_path) / "hoian.db")
+    uri = values["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; accept the common URL spelling.
+        values["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if not values.get("MEDIA_DIR"):
+        values["MEDIA_DIR"] = str(Path(instance_path) / "media")
+    check_config(values)
+    return values
+
+
+def check_config(values: Mapping[str, Any]) -> None:
+    """Refuse to start with settings that would be unsafe or inconsistent."""
+    languages = values["LANGUAGES"]
+    unknown = [code for code in languages if code not in LANGUAGE_NAMES]
+    if unknown:
+        raise ConfigError(
+            f"HOIAN_LANGUAGES has unknown codes {unknown}; known: {sorted(LANGUAGE_NAMES)}"
+        )
+    if values["SOURCE_LANGUAGE"] not in languages:
+        raise ConfigError("HOIAN_SOURCE_LANGUAGE must be one of HOIAN_LANGUAGES")
+    missing = [code for code in values["FALLBACK_CHAIN"] if code not in languages]
+    if missing:
+        raise ConfigError(f"HOIAN_FALLBACK_CHAIN has codes not in HOIAN_LANGUAGES: {missing}")
+    if values["APP_ENV"] == "production":
+        secret = values.get("SECRET_KEY") or ""
+        if secret == INSECURE_DEV_SECRET or len(secret) < 32:
+            raise ConfigError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in "
+                "production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if values["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+        if not str(values["PUBLIC_BASE_URL"]).startswith("https://"):
+            raise ConfigError("PUBLIC_BASE_URL must be an https:// URL in production")

@@ -1,0 +1,65 @@
+"""Liveness and readiness probes for the orchestrator and the load balancer."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from app.errors import ServiceUnavailable
+from app.extensions import db
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+@cache
+def _migration_heads(directory: str) -> frozenset[str]:
+    return frozenset(ScriptDirectory(directory).get_heads())
+
+
+@blp.route("/healthz")
+@blp.response(200, HealthSchema)
+def healthz() -> dict[str, Any]:
+    """The process is up and serving requests."""
+    return {"status": "ok", "checks": {}}
+
+
+@blp.route("/readyz")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, response="DEFAULT_ERROR")
+def readyz() -> dict[str, Any]:
+    """The database answers and is migrated to head; Redis answers when configured."""
+    checks: dict[str, str] = {}
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except Exception as exc:
+        raise ServiceUnavailable("database unreachable", errors={"database": str(exc)}) from exc
+    heads = _migration_heads(current_app.extensions["migrate"].directory)
+    if current != heads:
+        raise ServiceUnavailable(
+            "database schema is not at the latest migration; run flask db upgrade",
+            errors={"database": f"at {sorted(current)}, head is {sorted(heads)}"},
+        )
+    checks["database"] = "ok"
+    if current_app.config["REDIS_URL"]:
+        from app.redis_client import get_redis
+
+        try:
+            get_redis().ping()
+        except Exception as exc:
+            raise ServiceUnavailable("redis unreachable", errors={"redis": str(exc)}) from exc
+        checks["redis"] = "ok"
+    return {"status": "ok", "checks": checks}

@@ -1,0 +1,1 @@
+"""The heritage catalogue: sites, tours, per-language texts, narrations, search and geo."""

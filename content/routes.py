@@ -1,0 +1,215 @@
+"""Public catalogue reads (cached, negotiated, ETagged) and staff site edits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import current_app, g, request
+from flask_smorest import Blueprint
+
+from app.auth.access import BEARER, require_roles
+from app.errors import PreconditionRequired
+from app.http_cache import cached_public_read, make_etag
+from app.i18n import native_name, requested_language, supported_languages
+from content import geo, presenters, services
+from content.cache import catalogue_version
+from content.models import Site
+from content.schemas import (
+    GeoJSONSchema,
+    LangArgsSchema,
+    LanguageListSchema,
+    SiteCreateSchema,
+    SiteDetailSchema,
+    SiteListArgsSchema,
+    SitePageSchema,
+    SiteWriteSchema,
+    TourListSchema,
+    TourSchema,
+    flatten_site_input,
+)
+
+blp = Blueprint("content", __name__, url_prefix="/api/v1", description="Heritage catalogue")
+
+_VERSIONED_ETAG = re.compile(r"^(\d+)\.[0-9a-f]+$")
+SLUG = "<string(maxlength=80):slug>"
+
+
+def _ticket_products(site: Site, lang: str) -> list[Any]:
+    """Products that admit to this site (filled in by ticketing when it is installed)."""
+    provider = current_app.extensions.get("hoian_site_products")
+    return provider(site=site, lang=lang) if provider else []
+
+
+def _detail(site: Site, requested: str) -> dict[str, Any]:
+    lang = presenters.served_language(site.texts, requested)
+    g.content_language = lang
+    g.etag_version = site.version
+    return presenters.site_detail(
+        site,
+        requested,
+        guides=services.guide_states(site_id=site.id),
+        ticket_products=_ticket_products(site, lang),
+    )
+
+
+@blp.route("/languages")
+@cached_public_read(catalogue_version)
+@blp.response(200, LanguageListSchema)
+def languages() -> dict[str, Any]:
+    """Supported languages, with how many sites have text and a ready guide in each."""
+    stats = services.language_stats()
+    source = current_app.config["SOURCE_LANGUAGE"]
+    return {
+        "items": [
+            {
+                "code": code,
+                "name": native_name(code),
+                "source": code == source,
+                "sites_with_text": stats.get(code, {}).get("sites_with_text", 0),
+                "sites_with_guide": stats.get(code, {}).get("sites_with_guide", 0),
+            }
+            for code in supported_languages()
+        ]
+    }
+
+
+@blp.route("/sites")
+@cached_public_read(catalogue_version)
+@blp.arguments(SiteListArgsSchema, location="query")
+@blp.response(200, SitePageSchema)
+def site_list(args: dict[str, Any]) -> dict[str, Any]:
+    """Published sites: search in any language, filter by kind, or sort by distance."""
+    requested = requested_language()
+    near = geo.parse_point(args["near"]) if "near" in args else None
+    result = services.search_sites(
+        q=args.get("q"),
+        kind=args.get("kind"),
+        near=near,
+        radius_m=args.get("radius_m"),
+        page=args["page"],
+        per_page=args["per_page"],
+        name_lang=requested,
+    )
+    g.content_language = requested
+    return {
+        "items": [
+            presenters.site_summary(hit.site, requested, hit.distance_m) for hit in result.items
+        ],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+    }
+
+
+@blp.route("/sites.geojson")
+@cached_public_read(catalogue_version)
+@blp.arguments(LangArgsSchema, location="query")
+@blp.response(200, GeoJSONSchema, content_type="application/geo+json")
+def sites_geojson(args: dict[str, Any]) -> Any:
+    """Every published site as a GeoJSON FeatureCollection (for maps)."""
+    requested = requested_language()
+    g.content_language = requested
+    body = {
+        "type": "FeatureCollection",
+        "features": [
+            presenters.site_feature(site, requested) for site in services.all_published_sites()
+        ],
+    }
+    return current_app.response_class(
+        json.dumps(body, ensure_ascii=False), mimetype="application/geo+json"
+    )
+
+
+@blp.route(f"/sites/{SLUG}")
+@cached_public_read(catalogue_version)
+@blp.arguments(LangArgsSchema, location="query")
+@blp.response(200, SiteDetailSchema)
+@blp.alt_response(404, response="DEFAULT_ERROR")
+def site_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """One site in the negotiated language, with JSON-LD; fallback along the language chain."""
+    return _detail(services.get_site(slug=slug), requested_language())
+
+
+@blp.route("/sites", methods=["POST"], endpoint="site_create")
+@require_roles("editor")
+@blp.arguments(SiteCreateSchema)
+@blp.response(201, SiteDetailSchema)
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.alt_response(403, response="DEFAULT_ERROR")
+@blp.alt_response(409, response="DEFAULT_ERROR", description="Slug taken")
+@blp.doc(security=BEARER)
+def site_create(body: dict[str, Any]) -> Any:
+    """Create a site (editor)."""
+    site = services.create_site(data=flatten_site_input(body))
+    return _with_etag(_detail(site, requested_language()), site)
+
+
+@blp.route(f"/sites/{SLUG}", methods=["PATCH"], endpoint="site_update")
+@require_roles("editor")
+@blp.arguments(SiteWriteSchema)
+@blp.response(200, SiteDetailSchema)
+@blp.alt_response(401, response="DEFAULT_ERROR")
+@blp.alt_response(403, response="DEFAULT_ERROR")
+@blp.alt_response(404, response="DEFAULT_ERROR")
+@blp.alt_response(412, response="DEFAULT_ERROR", description="Changed since you read it")
+@blp.alt_response(428, response="DEFAULT_ERROR", description="If-Match missing")
+@blp.doc(
+    security=BEARER,
+    parameters=[
+        {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
+    ],
+)
+def site_update(body: dict[str, Any], slug: str) -> Any:
+    """Edit a site (editor); send the ETag you read in If-Match so edits never collide."""
+    site = services.update_site(
+        slug=slug, expected_version=_expected_version(), data=flatten_site_input(body)
+    )
+    return _with_etag(_detail(site, requested_language()), site)
+
+
+def _expected_version() -> int:
+    tags = request.if_match
+    if tags.star_tag or not tags:
+        raise PreconditionRequired()
+    for tag in tags.as_set():
+        match = _VERSIONED_ETAG.match(tag)
+        if match:
+            return int(match.group(1))
+    raise PreconditionRequired("If-Match does not hold an ETag of this site; GET it first.")
+
+
+def _with_etag(detail: dict[str, Any], site: Site) -> tuple[dict[str, Any], dict[str, str]]:
+    body = json.dumps(detail, default=str, sort_keys=True).encode()
+    return detail, {"ETag": f'"{make_etag(body, site.version)}"'}
+
+
+@blp.route("/tours")
+@cached_public_read(catalogue_version)
+@blp.arguments(LangArgsSchema, location="query")
+@blp.response(200, TourListSchema)
+def tour_list(args: dict[str, Any]) -> dict[str, Any]:
+    """Published tours with their distance and duration."""
+    requested = requested_language()
+    g.content_language = requested
+    return {
+        "items": [
+            presenters.tour_view(t, requested, with_stops=False) for t in services.list_tours()
+        ]
+    }
+
+
+@blp.route(f"/tours/{SLUG}")
+@cached_public_read(catalogue_version)
+@blp.arguments(LangArgsSchema, location="query")
+@blp.response(200, TourSchema)
+@blp.alt_response(404, response="DEFAULT_ERROR")
+def tour_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """One tour with its ordered stops."""
+    tour = services.get_tour(slug=slug)
+    requested = requested_language()
+    view = presenters.tour_view(tour, requested, with_stops=True)
+    g.content_language = view["lang"]
+    return view

@@ -1,0 +1,1 @@
+"""Cashless payment: Stripe, VietQR bank transfer and cash desk (see issue #5)."""
