@@ -6,7 +6,8 @@ VENV ?= $(HOME)/.cache/hoian/venv-$(REQ_HASH)
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-APT_PACKAGES := wrk
+# Debian packages: zbarimg decodes our QR codes in tests, wrk drives the benchmarks.
+APT_PACKAGES := zbar-tools wrk
 export FLASK_APP := wsgi:app
 
 .PHONY: help venv system-deps run serve db seed test lint format bench docker clean
@@ -25,7 +26,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-# Debian packages used by the benchmarks (installed only where apt-get is available as root).
+# Installs APT_PACKAGES that are missing (as root with apt-get; otherwise says what to install).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -41,7 +42,7 @@ db: venv
 run: db
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-test: venv
+test: venv system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

@@ -69,6 +69,11 @@ def _register_unit_of_work(app: Flask) -> None:
     """One commit per request, done here: services only flush."""
 
     @app.before_request
+    def _writes_take_the_write_lock() -> None:
+        if request.method in WRITE_METHODS:
+            begin_write()
+
+    @app.before_request
     def _json_bodies_only() -> Response | None:
         view = app.view_functions.get(request.endpoint or "")
         if (
@@ -90,6 +95,12 @@ def _register_unit_of_work(app: Flask) -> None:
             else:
                 db.session.rollback()
         return response
+
+
+def begin_write() -> None:
+    """Start this session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
+    if db.engine.dialect.name == "sqlite" and db.session().get_transaction() is None:
+        db.session.connection(execution_options={"sqlite_begin_mode": "IMMEDIATE"})
 
 
 def _register_cli(app: Flask) -> None:
@@ -117,5 +128,12 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Any) -> None:
+    """Open SQLite transactions ourselves; writers take the write lock up front.
+
+    A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another writer committed in between; `BEGIN IMMEDIATE` waits its turn instead.
+    Request writes and jobs ask for it with `begin_write()`.
+    """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        mode = conn.get_execution_options().get("sqlite_begin_mode", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
