@@ -79,7 +79,8 @@ def test_probes(client: Any) -> None:
 
 def test_readyz_is_503_before_migrations(tmp_path: Any) -> None:
     app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
-    assert_error(app.test_client().get("/readyz"), 503, "unavailable")
+    body = assert_error(app.test_client().get("/readyz"), 503, "unavailable")
+    assert "flask db upgrade" in body["message"]
 
 
 @pytest.mark.parametrize(
