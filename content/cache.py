@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.extensions import db
-from app.http_cache import ResponseCache
+from app.http_cache import install_response_cache
 from content.models import CatalogueState
 
 
@@ -32,6 +32,12 @@ class CatalogueVersion:
             with self._lock:
                 self._value, self._checked = value or 0, now
         return self._value
+
+    def peek(self) -> int | None:
+        """The known version while it is fresh, without touching the database; else None."""
+        if time.monotonic() - self._checked < self._ttl:
+            return self._value
+        return None
 
     def expire(self) -> None:
         with self._lock:
@@ -58,10 +64,9 @@ def bump_catalogue_version() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["hoian_catalogue_version"] = CatalogueVersion(
-        ttl_s=app.config["CATALOGUE_VERSION_TTL_S"]
-    )
-    app.extensions["hoian_response_cache"] = ResponseCache()
+    tracker = CatalogueVersion(ttl_s=app.config["CATALOGUE_VERSION_TTL_S"])
+    app.extensions["hoian_catalogue_version"] = tracker
+    install_response_cache(app, version=tracker.current, cached_version=tracker.peek)
 
 
 @event.listens_for(Session, "after_commit")

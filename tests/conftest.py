@@ -22,7 +22,6 @@ os.environ["APP_ENV"] = "testing"
 
 from app import create_app
 from app.extensions import db as _db
-from app.http_cache import ResponseCache
 from content.seeding import load_seed
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -97,7 +96,7 @@ def db(app: Flask) -> Iterator[Any]:
                 "join_transaction_mode": "create_savepoint",
             }
         )
-        app.extensions["hoian_response_cache"] = ResponseCache()
+        app.extensions["hoian_response_cache"].clear()
         app.extensions["hoian_catalogue_version"].expire()
         try:
             yield _db
@@ -106,7 +105,7 @@ def db(app: Flask) -> Iterator[Any]:
             _db.session = original
             transaction.rollback()
             connection.close()
-            app.extensions["hoian_response_cache"] = ResponseCache()
+            app.extensions["hoian_response_cache"].clear()
             app.extensions["hoian_catalogue_version"].expire()
 
 

@@ -227,3 +227,19 @@ def test_languages_lists_configured_languages_with_counts(client: Any) -> None:
     assert codes == ["vi", "en", "ko", "zh", "ja", "fr", "de", "es", "ru"]
     vi = items[0]
     assert vi["source"] and vi["name"] == "Tiếng Việt" and vi["sites_with_text"] >= 22
+
+
+def test_repeated_reads_come_from_the_response_cache(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"/api/v1/sites/{BRIDGE}?lang=vi"
+    first = client.get(url)
+    with caplog.at_level("INFO", logger="hoian.access"):
+        again = client.get(url, headers={"X-Request-ID": "gate-42"})
+        revalidated = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["X-Request-ID"] == "gate-42"
+    assert again.headers["Content-Language"] == "vi" and "X-Hoian-Data-Version" not in again.headers
+    assert revalidated.status_code == 304 and revalidated.data == b""
+    cached = [r.getMessage() for r in caplog.records if r.getMessage().endswith("(cached)")]
+    assert len(cached) == 2
