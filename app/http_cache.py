@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.http import parse_etags
 
 from app.i18n import chain_head, negotiate, requested_language
+from app.logs import new_request_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -163,7 +163,7 @@ class ResponseCacheMiddleware:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
+        request_id = incoming if _REQUEST_ID_OK.match(incoming) else new_request_id()
         headers = [*entry.headers, ("X-Request-ID", request_id)]
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and entry.etag in parse_etags(if_none_match):

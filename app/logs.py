@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
-import secrets
 import time
 
 from flask import Flask, Response, g, has_request_context, request
@@ -12,6 +12,11 @@ from pythonjsonlogger.json import JsonFormatter
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("hoian.access")
+
+
+def new_request_id() -> str:
+    """16 hex digits; request ids need to be unique, not unguessable (and no syscall)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 class RequestIdFilter(logging.Filter):
@@ -46,7 +51,7 @@ def configure_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
+        g.request_id = incoming if _REQUEST_ID_OK.match(incoming) else new_request_id()
         g.started = time.perf_counter()
 
     @app.after_request
