@@ -38,6 +38,7 @@ system-deps:
 db: venv
 	$(BIN)/flask db upgrade
 	$(BIN)/flask content load
+	$(BIN)/flask tickets setup
 
 run: db
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app

@@ -11,9 +11,10 @@ from flask import Flask, Response, request, send_from_directory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app import ratelimit
 from app.config import load_config
 from app.errors import error_response, register_error_handlers
-from app.extensions import api, db, limiter, migrate
+from app.extensions import api, db, migrate
 from app.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     api.init_app(app)
     _register_blueprints(app)
     _register_docs_assets(app)
@@ -48,12 +48,19 @@ def _register_blueprints(app: Flask) -> None:
     import content.cache
     from app.auth.routes import blp as auth_blp
     from app.health import blp as health_blp
+    from app.ticketing import presenters as ticket_presenters
+    from app.ticketing import services as ticket_services
+    from app.ticketing.pages import bp as ticket_pages_bp
+    from app.ticketing.routes import blp as ticketing_blp
     from content.routes import blp as content_blp
 
     content.cache.init_app(app)
+    ticket_services.init_app(app)
+    app.extensions["hoian_site_products"] = ticket_presenters.site_products
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blp in (health_blp, auth_blp, content_blp):
+    for blp in (health_blp, auth_blp, content_blp, ticketing_blp):
         api.register_blueprint(blp)
+    app.register_blueprint(ticket_pages_bp)
 
 
 def _register_docs_assets(app: Flask) -> None:
@@ -105,9 +112,10 @@ def begin_write() -> None:
 
 def _register_cli(app: Flask) -> None:
     from app.auth.cli import devices_cli, users_cli
+    from app.ticketing.cli import tickets_cli
     from content.cli import content_cli
 
-    for group in (users_cli, devices_cli, content_cli):
+    for group in (users_cli, devices_cli, content_cli, tickets_cli):
         app.cli.add_command(group)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: Native names of every language the service knows; which ones are served is configuration.
 LANGUAGE_NAMES: dict[str, str] = {
@@ -21,6 +22,9 @@ LANGUAGE_NAMES: dict[str, str] = {
     "th": "ไทย",
     "pt": "Português",
 }
+
+#: Payment methods an order can name; each is usable once enabled here and registered.
+PAYMENT_METHODS = ("cash", "vietqr", "stripe")
 
 INSECURE_DEV_SECRET = "dev-only-not-secret-change-me"  # noqa: S105 - refused in production
 
@@ -57,6 +61,17 @@ class Config:
     # in the same process are seen at once, writes from other processes within this delay.
     CATALOGUE_VERSION_TTL_S = 1.0
     LOGIN_RATE_LIMIT = "10 per minute"
+    TIMEZONE = "Asia/Ho_Chi_Minh"  # the town's zone: local days of dated tickets and counts
+
+    # Tickets. Private signing keys live in TICKET_KEYS_DIR (default <instance>/ticket-keys) or
+    # in TICKET_SIGNING_KEYS ("<id>:<base64url seed>,..."), never in the database.
+    TICKET_KEYS_DIR: str | None = None
+    TICKET_SIGNING_KEYS: str | None = None
+    TICKET_KEYS_CACHE_TTL_S = 5.0
+    TICKET_ORDER_TTL_MINUTES = 30
+    TICKET_PAYMENT_METHODS = ["cash"]
+    ORDER_RATE_LIMIT = "30 per minute"
+
     LOG_JSON = True
     LOG_LEVEL = "INFO"
 
@@ -74,6 +89,7 @@ class TestingConfig(Config):
     APP_ENV = "testing"
     LOG_JSON = False
     LOGIN_RATE_LIMIT = "1000 per minute"
+    ORDER_RATE_LIMIT = "100000 per minute"
 
 
 # Environment variable -> (config key, parser)
@@ -91,6 +107,13 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_DEVICE_TOKEN_TTL_DAYS": ("DEVICE_TOKEN_TTL_DAYS", int),
     "HOIAN_LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
     "HOIAN_CATALOGUE_VERSION_TTL_S": ("CATALOGUE_VERSION_TTL_S", float),
+    "HOIAN_TIMEZONE": ("TIMEZONE", str),
+    "HOIAN_TICKET_KEYS_DIR": ("TICKET_KEYS_DIR", str),
+    "HOIAN_TICKET_SIGNING_KEYS": ("TICKET_SIGNING_KEYS", str),
+    "HOIAN_TICKET_KEYS_CACHE_TTL_S": ("TICKET_KEYS_CACHE_TTL_S", float),
+    "HOIAN_ORDER_TTL_MINUTES": ("TICKET_ORDER_TTL_MINUTES", int),
+    "HOIAN_PAYMENT_METHODS": ("TICKET_PAYMENT_METHODS", _csv),
+    "HOIAN_ORDER_RATE_LIMIT": ("ORDER_RATE_LIMIT", str),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -117,6 +140,8 @@ def load_config(
         values["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
     if not values.get("MEDIA_DIR"):
         values["MEDIA_DIR"] = str(Path(instance_path) / "media")
+    if not values.get("TICKET_KEYS_DIR"):
+        values["TICKET_KEYS_DIR"] = str(Path(instance_path) / "ticket-keys")
     check_config(values)
     return values
 
@@ -134,6 +159,16 @@ def check_config(values: Mapping[str, Any]) -> None:
     missing = [code for code in values["FALLBACK_CHAIN"] if code not in languages]
     if missing:
         raise ConfigError(f"HOIAN_FALLBACK_CHAIN has codes not in HOIAN_LANGUAGES: {missing}")
+    try:
+        ZoneInfo(values["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"HOIAN_TIMEZONE={values['TIMEZONE']!r} is not a known zone") from exc
+    unknown_methods = sorted(set(values["TICKET_PAYMENT_METHODS"]) - set(PAYMENT_METHODS))
+    if unknown_methods:
+        raise ConfigError(
+            f"HOIAN_PAYMENT_METHODS has unknown methods {unknown_methods}; known: "
+            f"{', '.join(PAYMENT_METHODS)}"
+        )
     if values["APP_ENV"] == "production":
         secret = values.get("SECRET_KEY") or ""
         if secret == INSECURE_DEV_SECRET or len(secret) < 32:

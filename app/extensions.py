@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -21,4 +19,3 @@ class HoianApi(Api):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = HoianApi()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

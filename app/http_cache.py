@@ -25,7 +25,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.http import parse_etags
 
 from app.i18n import chain_head, negotiate, requested_language
-from app.logs import new_request_id
+from app.logs import new_request_id, redact
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -178,7 +178,7 @@ class ResponseCacheMiddleware:
             access_log.info(
                 "%s %s %s %.1fms (cached)",
                 environ.get("REQUEST_METHOD"),
-                f"{path}?{query}" if query else path,
+                redact(f"{path}?{query}") if query else path,
                 status[:3],
                 (time.perf_counter() - started) * 1000,
                 extra={"request_id": request_id},

@@ -14,6 +14,14 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("hoian.access")
 
 
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:token|access_token)=)[^&]*")
+
+
+def redact(path_and_query: str) -> str:
+    """The path with secrets in its query (order access tokens) blanked out, for logs."""
+    return _SECRET_PARAMS.sub(r"\1[redacted]", path_and_query)
+
+
 def new_request_id() -> str:
     """16 hex digits; request ids need to be unique, not unguessable (and no syscall)."""
     return f"{random.getrandbits(64):016x}"
@@ -62,7 +70,7 @@ def configure_logging(app: Flask) -> None:
             access_log.info(
                 "%s %s %s %.1fms",
                 request.method,
-                request.full_path.rstrip("?"),
+                redact(request.full_path.rstrip("?")),
                 response.status_code,
                 elapsed_ms,
             )

@@ -25,17 +25,13 @@ from app.auth.schemas import (
     UserSchema,
     UserUpdateSchema,
 )
-from app.extensions import limiter
+from app.ratelimit import rate_limited
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Staff accounts and access")
 
 
-def _login_limit() -> str:
-    return str(current_app.config["LOGIN_RATE_LIMIT"])
-
-
 @blp.route("/auth/token", methods=["POST"])
-@limiter.limit(_login_limit)
+@rate_limited("LOGIN_RATE_LIMIT")
 @public_write
 @blp.arguments(LoginSchema)
 @blp.response(201, TokenSchema)

@@ -131,3 +131,13 @@ def test_docs_page_loads_with_no_network(client: Any) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         with client.get(f"/api/docs/assets/{asset}") as response:
             assert response.status_code == 200 and len(response.data) > 10_000
+
+
+def test_order_tokens_never_reach_the_access_log(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="hoian.access"):
+        client.get("/api/v1/sites?lang=en&token=s3cret-order-token")
+    lines = [r.getMessage() for r in caplog.records if r.name == "hoian.access"]
+    assert lines and not any("s3cret" in line for line in lines)
+    assert any("token=[redacted]" in line for line in lines)

@@ -1,0 +1,482 @@
+"""Check-in at the gates: redeem online, offline scans uploaded later, conflicts, visitor counts.
+
+Every rule of entry is decided under a lock on the ticket's row (SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite, where every write request starts with BEGIN IMMEDIATE, the database
+write lock), and the
+database backs the two rules that must never break: one entry per ticket and site (a unique
+constraint) and no more sites than the ticket admits to (a check constraint on its counter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app import audit
+from app.db import utcnow
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.ticketing import services
+from app.ticketing.models import (
+    CheckinScan,
+    ConflictKind,
+    Order,
+    ScanMode,
+    Ticket,
+    TicketEntry,
+    TicketRevocation,
+    TicketStatus,
+)
+from app.ticketing.verify import (
+    InvalidCode,
+    Reason,
+    TicketClaims,
+    evaluate,
+    format_serial,
+    parse_serial,
+)
+
+#: How far ahead of the server's clock an offline scan's time may be before it is refused.
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+MESSAGES: dict[Reason, str] = {
+    Reason.OK: "Admit.",
+    Reason.INVALID: "Not a valid ticket code.",
+    Reason.REVOKED: "This ticket was refunded, cancelled or replaced by a newer code.",
+    Reason.EXPIRED: "This ticket is no longer valid.",
+    Reason.NOT_YET_VALID: "This ticket is not valid yet.",
+    Reason.WRONG_SITE: "This ticket does not cover this site.",
+    Reason.ALREADY_REDEEMED: "This ticket already entered this site.",
+    Reason.QUOTA_EXHAUSTED: "This ticket has used all the sites it admits to.",
+    Reason.UNPAID: "This ticket's order is not paid.",
+}
+
+_CONFLICTS: dict[Reason, ConflictKind] = {
+    Reason.ALREADY_REDEEMED: ConflictKind.DOUBLE_ENTRY,
+    Reason.QUOTA_EXHAUSTED: ConflictKind.OVER_QUOTA,
+    Reason.REVOKED: ConflictKind.REVOKED_TICKET,
+    Reason.EXPIRED: ConflictKind.OUTSIDE_VALIDITY,
+    Reason.NOT_YET_VALID: ConflictKind.OUTSIDE_VALIDITY,
+    Reason.WRONG_SITE: ConflictKind.WRONG_SITE,
+    Reason.UNPAID: ConflictKind.UNPAID,
+    Reason.INVALID: ConflictKind.INVALID_CODE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Who scans: an enrolled inspector device, or an admin."""
+
+    actor: str
+    device_id: int | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    site: str
+    nonce: str
+    scanned_at: datetime
+    code: str | None = None
+    serial: str | None = None
+    admitted: bool = True  # offline: whether the device let the person in
+
+
+@dataclass
+class _Decision:
+    reason: Reason
+    detail: str | None = None
+    ticket: Ticket | None = None
+    entries_left: int | None = None
+
+
+def _site_id(slug: str, rules: services.CatalogueRules) -> int:
+    site_id = rules.site_ids.get(slug)
+    if site_id is None:
+        raise ValidationFailed(
+            f"unknown site {slug[:80]!r}", reason="unknown_site", errors={"site": ["unknown"]}
+        )
+    return site_id
+
+
+def _identify(scan: Scan) -> tuple[TicketClaims | None, int | None, str | None]:
+    """The code's claims and serial, or the detail of why it is not a genuine code."""
+    if scan.code is not None:
+        try:
+            claims = services.decode(scan.code)
+        except InvalidCode as exc:
+            return None, None, exc.detail
+        return claims, claims.serial, None
+    try:
+        return None, parse_serial(scan.serial or ""), None
+    except ValueError:
+        return None, None, "bad_serial"
+
+
+def _lock(serials: Sequence[int]) -> dict[int, tuple[Ticket, str]]:
+    """Lock tickets (in id order, so that two syncs never deadlock) with their order's status."""
+    if not serials:
+        return {}
+    rows = db.session.execute(
+        select(Ticket, Order.status)
+        .join(Order, Order.id == Ticket.order_id)
+        .where(Ticket.serial.in_(sorted(set(serials))))
+        .order_by(Ticket.id)
+        .with_for_update(of=Ticket)
+        .execution_options(populate_existing=True)
+    ).all()
+    return {ticket.serial: (ticket, status) for ticket, status in rows}
+
+
+def _revoked_at(ticket: Ticket, claims: TicketClaims | None) -> datetime | None:
+    """When the presented code stopped being valid, or None if it still is."""
+    if ticket.status != TicketStatus.VALID.value:
+        return ticket.revoked_at or ticket.updated_at
+    if claims is not None and claims.generation < ticket.generation:
+        return db.session.scalar(
+            select(func.min(TicketRevocation.revoked_at)).where(
+                TicketRevocation.ticket_id == ticket.id,
+                TicketRevocation.below_generation > claims.generation,
+            )
+        )
+    return None
+
+
+def _decide(
+    scan: Scan,
+    *,
+    site_id: int,
+    claims: TicketClaims | None,
+    detail: str | None,
+    locked: tuple[Ticket, str] | None,
+    at: datetime,
+    offline: bool,
+    rules: services.CatalogueRules,
+) -> _Decision:
+    if detail is not None:
+        return _Decision(Reason.INVALID, detail=detail)
+    if locked is None:
+        return _Decision(Reason.INVALID, detail="unknown_ticket")
+    ticket, order_status = locked
+    entered = {rules.site_slugs[entry.site_id]: entry.entered_at for entry in ticket.entries}
+    left = max(0, ticket.max_sites - len(entered))
+    if claims is not None and claims.generation > ticket.generation:
+        return _Decision(Reason.INVALID, detail="unknown_generation", ticket=ticket)
+    revoked_at = _revoked_at(ticket, claims)
+    # Offline, a code that was valid when it was scanned was rightly admitted.
+    revoked = revoked_at is not None and (not offline or revoked_at <= at)
+    if not revoked and order_status not in services.PAID_STATES:
+        return _Decision(Reason.UNPAID, ticket=ticket, entries_left=left)
+    reason, left = evaluate(
+        max_sites=ticket.max_sites,
+        valid_from=ticket.valid_from,
+        valid_until=ticket.valid_until,
+        use_window=(
+            timedelta(minutes=ticket.use_window_minutes) if ticket.use_window_minutes else None
+        ),
+        first_used_at=ticket.first_used_at,
+        covered_sites=rules.product_sites.get(ticket.product_id, frozenset()),
+        entered_sites=entered.keys(),
+        site=rules.site_slugs[site_id],
+        at=at,
+        revoked=revoked,
+    )
+    if reason is Reason.REVOKED:
+        detail = "reissued" if ticket.status == TicketStatus.VALID.value else ticket.status
+    return _Decision(reason, detail=detail, ticket=ticket, entries_left=left)
+
+
+def _ticket_view(ticket: Ticket, rules: services.CatalogueRules) -> dict[str, Any]:
+    return {
+        "serial": format_serial(ticket.serial),
+        "product": rules.product_slugs.get(ticket.product_id),
+        "tier": ticket.tier,
+        "status": ticket.status,
+        "generation": ticket.generation,
+        "max_sites": ticket.max_sites,
+        "sites_used": [
+            {"site": rules.site_slugs[entry.site_id], "at": entry.entered_at.isoformat()}
+            for entry in ticket.entries
+        ],
+        "valid_from": ticket.valid_from.isoformat(),
+        "valid_until": ticket.valid_until.isoformat(),
+        "first_used_at": ticket.first_used_at.isoformat() if ticket.first_used_at else None,
+    }
+
+
+def _record(
+    scan: Scan,
+    gate: Gate,
+    *,
+    site_id: int,
+    decision: _Decision,
+    mode: ScanMode,
+    now: datetime,
+    rules: services.CatalogueRules,
+) -> tuple[dict[str, Any], bool]:
+    """Store the scan (and the entry it earned) once per nonce; returns the answer and
+    whether it repeats an earlier one."""
+    ticket = decision.ticket
+    admitted = scan.admitted if mode is ScanMode.OFFLINE else decision.reason is Reason.OK
+    conflict = (
+        _CONFLICTS[decision.reason]
+        if mode is ScanMode.OFFLINE and scan.admitted and decision.reason is not Reason.OK
+        else None
+    )
+    entered_at = scan.scanned_at if mode is ScanMode.OFFLINE else now
+    site_slug = rules.site_slugs[site_id]
+    answer: dict[str, Any] = {
+        "status": "ok" if decision.reason is Reason.OK else "error",
+        "reason": decision.reason.value,
+        "detail": decision.detail,
+        "message": MESSAGES[decision.reason],
+        "entries_left": decision.entries_left,
+        "site": site_slug,
+        "nonce": scan.nonce,
+        "mode": mode.value,
+        "scanned_at": scan.scanned_at.isoformat(),
+        "decided_at": now.isoformat(),
+        "admitted": admitted,
+        "conflict": conflict.value if conflict else None,
+        "ticket": None,
+    }
+    row = CheckinScan(
+        actor=gate.actor,
+        nonce=scan.nonce,
+        device_id=gate.device_id,
+        user_id=gate.user_id,
+        mode=mode.value,
+        site_id=site_id,
+        ticket_id=ticket.id if ticket is not None else None,
+        scanned_at=scan.scanned_at,
+        received_at=now,
+        admitted=admitted,
+        status=answer["status"],
+        reason=decision.reason.value,
+        conflict=answer["conflict"],
+    )
+    try:
+        with db.session.begin_nested():
+            if ticket is not None and decision.reason is Reason.OK and admitted:
+                # Appending to the loaded collection adds the row and keeps the view current.
+                ticket.entries.append(
+                    TicketEntry(
+                        site_id=site_id,
+                        entered_at=entered_at,
+                        mode=mode.value,
+                        device_id=gate.device_id,
+                        user_id=gate.user_id,
+                    )
+                )
+                ticket.entries_count += 1
+                if ticket.first_used_at is None or entered_at < ticket.first_used_at:
+                    ticket.first_used_at = entered_at
+            if ticket is not None:
+                answer["ticket"] = _ticket_view(ticket, rules)
+            row.response = answer
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        earlier = _earlier_answer(gate, scan.nonce)
+        if earlier is None:
+            raise
+        return earlier, True
+    if ticket is not None and admitted and decision.reason is Reason.OK:
+        audit.record(
+            action="ticket.redeem",
+            object_type="ticket",
+            object_id=format_serial(ticket.serial),
+            changes={"site": site_slug, "mode": mode.value, "entries_left": decision.entries_left},
+        )
+    if conflict is not None:
+        audit.record(
+            action="checkin.conflict",
+            object_type="checkin_scan",
+            object_id=row.id,
+            changes={"conflict": conflict.value, "site": site_slug, "nonce": scan.nonce},
+        )
+    return answer, False
+
+
+def _earlier_answer(gate: Gate, nonce: str) -> dict[str, Any] | None:
+    row = db.session.scalar(
+        select(CheckinScan.response).where(
+            CheckinScan.actor == gate.actor, CheckinScan.nonce == nonce
+        )
+    )
+    return dict(row) if row is not None else None
+
+
+def redeem(*, gate: Gate, scan: Scan) -> tuple[dict[str, Any], bool]:
+    """Decide a scan at the gate now and record the entry atomically.
+
+    Returns the answer and whether it repeats the answer to an earlier scan with this nonce.
+    """
+    rules = services.catalogue_rules()
+    site_id = _site_id(scan.site, rules)
+    claims, serial, detail = _identify(scan)
+    locked = _lock([serial]).get(serial) if serial is not None and detail is None else None
+    earlier = _earlier_answer(gate, scan.nonce)
+    if earlier is not None:
+        return earlier, True
+    now = utcnow()
+    decision = _decide(
+        scan,
+        site_id=site_id,
+        claims=claims,
+        detail=detail,
+        locked=locked,
+        at=now,
+        offline=False,
+        rules=rules,
+    )
+    return _record(
+        scan, gate, site_id=site_id, decision=decision, mode=ScanMode.ONLINE, now=now, rules=rules
+    )
+
+
+def sync(*, gate: Gate, scans: Sequence[Scan]) -> list[dict[str, Any]]:
+    """Record scans decided offline, in the order they happened; rule breaks become conflicts.
+
+    Returns one answer per scan, in the order given.
+    """
+    rules = services.catalogue_rules()
+    site_ids = {scan.site: rules.site_ids.get(scan.site) for scan in scans}
+    unknown = [slug for slug, site_id in site_ids.items() if site_id is None]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown sites: {', '.join(sorted(set(unknown)))[:200]}",
+            reason="unknown_site",
+            errors={"scans": [f"unknown site {slug!r}" for slug in sorted(set(unknown))]},
+        )
+    identified = [_identify(scan) for scan in scans]
+    locked = _lock(
+        [serial for _, serial, detail in identified if serial is not None and not detail]
+    )
+    earlier: dict[str, dict[str, Any]] = {
+        nonce: dict(response)
+        for nonce, response in db.session.execute(
+            select(CheckinScan.nonce, CheckinScan.response).where(
+                CheckinScan.actor == gate.actor,
+                CheckinScan.nonce.in_({scan.nonce for scan in scans}),
+            )
+        )
+    }
+    now = utcnow()
+    answers: list[dict[str, Any] | None] = [None] * len(scans)
+    order = sorted(range(len(scans)), key=lambda i: scans[i].scanned_at)
+    for index in order:
+        scan = scans[index]
+        claims, serial, detail = identified[index]
+        if scan.nonce in earlier:
+            answers[index] = earlier[scan.nonce]
+            continue
+        if detail is None and scan.scanned_at > now + CLOCK_TOLERANCE:
+            detail = "clock_ahead"
+        site_id = site_ids[scan.site]
+        assert site_id is not None
+        decision = _decide(
+            scan,
+            site_id=site_id,
+            claims=claims,
+            detail=detail,
+            locked=locked.get(serial) if serial is not None else None,
+            at=scan.scanned_at,
+            offline=True,
+            rules=rules,
+        )
+        answer, _ = _record(
+            scan,
+            gate,
+            site_id=site_id,
+            decision=decision,
+            mode=ScanMode.OFFLINE,
+            now=now,
+            rules=rules,
+        )
+        answers[index] = earlier[scan.nonce] = answer
+    return [answer for answer in answers if answer is not None]
+
+
+# --- managers' views --------------------------------------------------------------------------
+
+
+def list_conflicts(
+    *, site: str | None, unresolved: bool, after: int, limit: int
+) -> list[CheckinScan]:
+    """Offline admissions that broke a rule, oldest first after the cursor `after`."""
+    query = (
+        select(CheckinScan)
+        .where(CheckinScan.conflict.is_not(None), CheckinScan.id > after)
+        .order_by(CheckinScan.id)
+        .limit(limit)
+    )
+    if site:
+        query = query.where(CheckinScan.site_id == _site_id(site, services.catalogue_rules()))
+    if unresolved:
+        query = query.where(CheckinScan.resolved_at.is_(None))
+    return list(db.session.scalars(query))
+
+
+def resolve_conflict(*, scan_id: int, user_id: int | None, note: str) -> CheckinScan:
+    """Mark a conflict as looked into, with what was done about it."""
+    row = db.session.get(CheckinScan, scan_id, with_for_update=True)
+    if row is None or row.conflict is None:
+        raise NotFound(f"no conflict {scan_id}")
+    if row.resolved_at is None:
+        row.resolved_at = utcnow()
+        row.resolved_by_id = user_id
+        row.resolution_note = note
+        db.session.flush()
+        audit.record(
+            action="checkin.conflict.resolve",
+            object_type="checkin_scan",
+            object_id=row.id,
+            changes={"conflict": row.conflict, "note": note},
+        )
+    return row
+
+
+def site_entries(*, slug: str, day: date) -> dict[str, Any]:
+    """Entries at a site on one local day, in total and by local hour."""
+    site_id = services.catalogue_rules().site_ids.get(slug)
+    if site_id is None:
+        raise NotFound(f"no site {slug!r}")
+    zone = services.local_zone()
+    start = datetime.combine(day, datetime.min.time(), zone)
+    end = start + timedelta(days=1)
+    entries = db.session.execute(
+        select(TicketEntry.entered_at, TicketEntry.mode).where(
+            TicketEntry.site_id == site_id,
+            TicketEntry.entered_at >= start,
+            TicketEntry.entered_at < end,
+        )
+    ).all()
+    conflicts = db.session.scalars(
+        select(CheckinScan.scanned_at).where(
+            CheckinScan.site_id == site_id,
+            CheckinScan.conflict.is_not(None),
+            CheckinScan.scanned_at >= start,
+            CheckinScan.scanned_at < end,
+        )
+    ).all()
+    hours = [{"hour": hour, "entries": 0, "conflicts": 0} for hour in range(24)]
+    for entered_at, _mode in entries:
+        hours[entered_at.astimezone(zone).hour]["entries"] += 1
+    for scanned_at in conflicts:
+        hours[scanned_at.astimezone(zone).hour]["conflicts"] += 1
+    return {
+        "site": slug,
+        "date": day.isoformat(),
+        "timezone": str(zone),
+        "entries": len(entries),
+        "online": sum(1 for _, mode in entries if mode == ScanMode.ONLINE.value),
+        "offline": sum(1 for _, mode in entries if mode == ScanMode.OFFLINE.value),
+        "conflicts": len(conflicts),
+        "by_hour": hours,
+    }

@@ -1,0 +1,179 @@
+"""The code format, the reference offline verifier, and the published test vectors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from app.ticketing import vectors
+from app.ticketing.verify import (
+    CODE_LENGTH,
+    KeySet,
+    OfflineVerifier,
+    Reason,
+    TicketClaims,
+    decode_code,
+    encode_code,
+    format_serial,
+    parse_serial,
+)
+from tests.ticketing.conftest import BRIDGE, TAN_KY, Shop
+
+VERIFY_PY = Path(__file__).resolve().parents[2] / "app" / "ticketing" / "verify.py"
+
+
+def test_published_vectors_are_current() -> None:
+    assert vectors.VECTORS_FILE.read_text(encoding="utf-8") == vectors.render()
+
+
+def test_every_published_vector_gives_its_answer() -> None:
+    document = json.loads(vectors.VECTORS_FILE.read_text(encoding="utf-8"))
+    names = {case["name"] for case in document["cases"]}
+    assert {"valid", "expired", "revoked", "tampered", "wrong_key", "other_product"} <= names
+    for case in document["cases"]:
+        verifier = OfflineVerifier.from_bundle(document["bundle"], site=case["site"])
+        if case["entries"]:
+            serial = parse_serial(case["claims"]["serial"])
+            verifier.entries[serial] = {
+                site: datetime.fromisoformat(at) for site, at in case["entries"].items()
+            }
+        verdict = verifier.check(case["code"], at=datetime.fromisoformat(case["at"]))
+        got = {
+            "status": verdict.status,
+            "reason": verdict.reason.value,
+            "detail": verdict.detail,
+            "entries_left": verdict.entries_left,
+        }
+        assert got == case["expected"], case["name"]
+
+
+def test_verifier_imports_no_flask_and_runs_as_a_script(tmp_path: Path) -> None:
+    probe = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('verify', {str(VERIFY_PY)!r})\n"
+        "module = sys.modules['verify'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "roots = {name.split('.')[0] for name in sys.modules}\n"
+        "assert not roots & {'flask', 'sqlalchemy', 'app'}, roots\n"
+    )
+    subprocess.run([sys.executable, "-I", "-c", probe], check=True)
+    document = json.loads(vectors.VECTORS_FILE.read_text(encoding="utf-8"))
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(document["bundle"]))
+    valid = next(case for case in document["cases"] if case["name"] == "valid")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(VERIFY_PY),
+            "--bundle",
+            str(bundle),
+            "--site",
+            valid["site"],
+            "--at",
+            valid["at"],
+            valid["code"],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0 and json.loads(run.stdout)["reason"] == "ok", run.stderr
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(VERIFY_PY),
+            "--bundle",
+            str(bundle),
+            "--site",
+            "x",
+            "--at",
+            valid["at"],
+            valid["code"],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1 and json.loads(refused.stdout)["reason"] == "wrong_site"
+
+
+def test_codes_are_141_base32_characters_and_round_trip() -> None:
+    key = Ed25519PrivateKey.generate()
+    claims = TicketClaims(
+        key_id=3,
+        serial=(1 << 48) - 1,
+        generation=255,
+        product_id=65535,
+        tier=2,
+        max_sites=255,
+        valid_from=0,
+        valid_until=2**32 - 1,
+        use_window_minutes=65535,
+    )
+    code = encode_code(claims, key)
+    assert len(code) == CODE_LENGTH == 141 and set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    assert decode_code(code, KeySet(keys={3: key.public_key()})) == claims
+
+
+def test_serials_are_typed_forgivingly() -> None:
+    serial = 0x0ABC_DEF0_1234
+    text = format_serial(serial)
+    assert len(text) == 11 and text[5] == "-"
+    assert parse_serial(text.lower().replace("-", " ")) == serial
+    assert parse_serial(text.replace("0", "O").replace("1", "I")) == serial
+
+
+def test_api_documents_are_a_scanner_bundle(client: Any, shop: Shop, device: Any, db: Any) -> None:
+    """A scanner that downloads keys, products and revocations verifies real tickets offline."""
+    gate = device()
+    order = shop.order(("old-town-pass", "foreign", 2))
+    kept, refunded = order.tickets
+    client.post(
+        f"/api/v1/tickets/{format_serial(refunded.serial)}/cancel",
+        json={},
+        headers=_admin(client, db),
+    )
+    bundle = {
+        "keys": client.get("/api/v1/checkin/keys").get_json(),
+        "products": client.get("/api/v1/products").get_json(),
+        "revocations": client.get("/api/v1/checkin/revocations", headers=gate).get_json(),
+    }
+    at = datetime.now(UTC) + timedelta(minutes=1)
+    scanner = OfflineVerifier.from_bundle(bundle, site=BRIDGE)
+    assert scanner.scan(kept.code, at=at).reason is Reason.OK
+    assert scanner.scan(kept.code, at=at).reason is Reason.ALREADY_REDEEMED
+    assert scanner.check(refunded.code, at=at).reason is Reason.REVOKED
+    elsewhere = OfflineVerifier.from_bundle(bundle, site=TAN_KY)
+    assert elsewhere.check(kept.code, at=at).entries_left == 4
+
+
+def _admin(client: Any, db: Any) -> dict[str, str]:
+    from app.auth import services
+
+    services.create_user(
+        email="codec-admin@hoian.test", password="correct horse battery", roles=["admin"]
+    )
+    token = services.login(
+        email="codec-admin@hoian.test", password="correct horse battery", ttl_hours=1
+    )
+    return {"Authorization": f"Bearer {token.token}"}
+
+
+def test_cli_verifies_a_code_offline(app: Any, shop: Shop) -> None:
+    ticket = shop.ticket()
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["tickets", "verify", ticket.code, "--site", BRIDGE])
+    assert ok.exit_code == 0, ok.output
+    answer = json.loads(ok.output)
+    assert answer["reason"] == "ok" and answer["ticket"]["serial"] == format_serial(ticket.serial)
+    assert answer["ticket"]["product"] == "old-town-pass" and answer["ticket"]["tier"] == "foreign"
+    bad = runner.invoke(args=["tickets", "verify", ticket.code[:-1], "--site", BRIDGE])
+    assert bad.exit_code == 1 and json.loads(bad.output)["detail"] == "bad_length"

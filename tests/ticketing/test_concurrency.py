@@ -1,0 +1,164 @@
+"""Scanners racing on the same tickets at the same sites, on SQLite and on PostgreSQL:
+zero double entries, zero entries over quota, and every loser told why."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from app.auth import services as auth_services
+from app.extensions import db
+from app.ticketing import services
+from app.ticketing.models import Ticket, TicketEntry
+from app.ticketing.seeding import load_products
+from tests.conftest import POSTGRES_URL, make_app, migrate_and_seed, service_or_skip
+from tests.ticketing.conftest import OLD_TOWN_SITES
+
+SCANNERS = 12
+SITES = OLD_TOWN_SITES[:6]
+
+
+def _prepare(app: Flask) -> tuple[list[str], list[dict[str, str]], dict[str, int]]:
+    """Tickets (domestic: 3 sites, foreign: 5) and enrolled devices, committed."""
+    migrate_and_seed(app)
+    with app.app_context():
+        services.ensure_signing_key()
+        load_products(languages=app.config["LANGUAGES"])
+        orders = [
+            services.create_order(
+                items=[
+                    {"product": "old-town-pass", "tier": "domestic", "quantity": 3},
+                    {"product": "old-town-pass", "tier": "foreign", "quantity": 2},
+                ],
+                email="race@hoian.test",
+                payment_method="cash",
+                language="en",
+                idempotency_key=None,
+            ).order
+        ]
+        for order in orders:
+            services.mark_order_paid(order_id=order.id, amount=order.total_amount)
+        tickets = [ticket for order in orders for ticket in order.tickets]
+        devices = []
+        for n in range(SCANNERS):
+            _, issued = auth_services.enroll_device(
+                name=f"gate-{n}", enrolled_by_id=None, ttl_days=1
+            )
+            devices.append({"Authorization": f"Bearer {issued.token}"})
+        db.session.commit()
+        return [t.code for t in tickets], devices, {t.code: t.max_sites for t in tickets}
+
+
+def _race(app: Flask, codes: list[str], devices: list[dict[str, str]]) -> list[dict[str, Any]]:
+    barrier = threading.Barrier(len(devices))
+    answers: list[dict[str, Any]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def scanner(n: int, headers: dict[str, str]) -> None:
+        client = app.test_client()
+        work = [(code, site) for code in codes for site in SITES]
+        random.Random(n).shuffle(work)
+        barrier.wait()
+        try:
+            for code, site in work:
+                response = client.post(
+                    "/api/v1/checkin/redeem",
+                    json={
+                        "secret": code,
+                        "site": site,
+                        "nonce": secrets.token_hex(8),
+                        "scanned_at": datetime.now(UTC).isoformat(),
+                    },
+                    headers=headers,
+                )
+                assert response.status_code == 200, response.get_data(as_text=True)
+                with lock:
+                    answers.append({**response.get_json(), "code": code})
+        except BaseException as exc:  # reported below, with the thread's answers so far
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=scanner, args=(n, headers)) for n, headers in enumerate(devices)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[0]
+    return answers
+
+
+def _check(app: Flask, answers: list[dict[str, Any]], limits: dict[str, int]) -> None:
+    assert len(answers) == len(limits) * len(SITES) * SCANNERS
+    admitted = Counter((a["code"], a["site"]) for a in answers if a["status"] == "ok")
+    assert all(count == 1 for count in admitted.values()), "a double entry"
+    per_ticket = Counter(code for code, _ in admitted)
+    assert per_ticket == Counter({code: min(limit, len(SITES)) for code, limit in limits.items()})
+    losers = Counter(a["reason"] for a in answers if a["status"] != "ok")
+    assert set(losers) <= {"already_redeemed", "quota_exhausted"}, losers
+    assert all(a["entries_left"] is not None and a["message"] for a in answers)
+    with app.app_context():
+        entries = db.session.execute(
+            select(TicketEntry.ticket_id, func.count()).group_by(TicketEntry.ticket_id)
+        ).all()
+        counted = dict(db.session.execute(select(Ticket.id, Ticket.entries_count)).all())
+        limits_by_id = dict(db.session.execute(select(Ticket.id, Ticket.max_sites)).all())
+        for ticket_id, count in entries:
+            assert count == counted[ticket_id] == limits_by_id[ticket_id]
+
+
+def test_racing_scanners_on_sqlite(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'race.db'}", TICKET_KEYS_DIR=str(tmp_path / "keys"))
+    codes, devices, limits = _prepare(app)
+    _check(app, _race(app, codes, devices), limits)
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path) -> Iterator[Flask]:
+    url = service_or_skip("PostgreSQL", POSTGRES_URL, 5432)
+    name = f"hoian_tickets_{secrets.token_hex(4)}"
+    admin = create_engine(
+        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    app = make_app(
+        make_url(url)
+        .set(drivername="postgresql+psycopg", database=name)
+        .render_as_string(hide_password=False),
+        TICKET_KEYS_DIR=str(tmp_path / "keys"),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": SCANNERS, "max_overflow": 4},
+    )
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_racing_scanners_on_postgres(pg_app: Flask) -> None:
+    codes, devices, limits = _prepare(pg_app)
+    _check(pg_app, _race(pg_app, codes, devices), limits)
+
+
+@pytest.mark.postgres
+def test_postgres_schema_matches_the_models(pg_app: Flask) -> None:
+    migrate_and_seed(pg_app)
+    result = pg_app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
