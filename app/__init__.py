@@ -53,14 +53,19 @@ def _register_blueprints(app: Flask) -> None:
     from app.ticketing.pages import bp as ticket_pages_bp
     from app.ticketing.routes import blp as ticketing_blp
     from content.routes import blp as content_blp
+    from payments import init_app as init_payments
+    from payments.pages import bp as payment_pages_bp
+    from payments.routes import blp as payments_blp
 
     content.cache.init_app(app)
     ticket_services.init_app(app)
+    init_payments(app)
     app.extensions["hoian_site_products"] = ticket_presenters.site_products
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blp in (health_blp, auth_blp, content_blp, ticketing_blp):
+    for blp in (health_blp, auth_blp, content_blp, ticketing_blp, payments_blp):
         api.register_blueprint(blp)
     app.register_blueprint(ticket_pages_bp)
+    app.register_blueprint(payment_pages_bp)
 
 
 def _register_docs_assets(app: Flask) -> None:
@@ -114,8 +119,9 @@ def _register_cli(app: Flask) -> None:
     from app.auth.cli import devices_cli, users_cli
     from app.ticketing.cli import tickets_cli
     from content.cli import content_cli
+    from payments.cli import payments_cli
 
-    for group in (users_cli, devices_cli, content_cli, tickets_cli):
+    for group in (users_cli, devices_cli, content_cli, tickets_cli, payments_cli):
         app.cli.add_command(group)
 
 

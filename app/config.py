@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,21 @@ class Config:
     TICKET_PAYMENT_METHODS = ["cash"]
     ORDER_RATE_LIMIT = "30 per minute"
 
+    # Payments (payments/). Stripe: card payment, needs the secret key and the webhook
+    # endpoint's signing secret. VietQR: transfers to the town's account (bank BIN and account
+    # number); bank notifications are signed with VIETQR_NOTIFY_SECRET (see README "Payments").
+    STRIPE_SECRET_KEY: str | None = None
+    STRIPE_PUBLISHABLE_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    STRIPE_WEBHOOK_TOLERANCE_S = 300
+    STRIPE_TIMEOUT_S = 20
+    STRIPE_MAX_NETWORK_RETRIES = 2
+    VIETQR_BANK_BIN: str | None = None
+    VIETQR_ACCOUNT: str | None = None
+    VIETQR_ACCOUNT_NAME: str | None = None
+    VIETQR_NOTIFY_SECRET: str | None = None
+    VIETQR_NOTIFY_TOLERANCE_S = 300
+    VIETQR_REFERENCE_PREFIX = "HA"
     LOG_JSON = True
     LOG_LEVEL = "INFO"
 
@@ -114,6 +130,18 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_ORDER_TTL_MINUTES": ("TICKET_ORDER_TTL_MINUTES", int),
     "HOIAN_PAYMENT_METHODS": ("TICKET_PAYMENT_METHODS", _csv),
     "HOIAN_ORDER_RATE_LIMIT": ("ORDER_RATE_LIMIT", str),
+    "STRIPE_SECRET_KEY": ("STRIPE_SECRET_KEY", str),
+    "STRIPE_PUBLISHABLE_KEY": ("STRIPE_PUBLISHABLE_KEY", str),
+    "STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET", str),
+    "STRIPE_WEBHOOK_TOLERANCE_S": ("STRIPE_WEBHOOK_TOLERANCE_S", int),
+    "STRIPE_TIMEOUT_S": ("STRIPE_TIMEOUT_S", float),
+    "STRIPE_MAX_NETWORK_RETRIES": ("STRIPE_MAX_NETWORK_RETRIES", int),
+    "VIETQR_BANK_BIN": ("VIETQR_BANK_BIN", str),
+    "VIETQR_ACCOUNT": ("VIETQR_ACCOUNT", str),
+    "VIETQR_ACCOUNT_NAME": ("VIETQR_ACCOUNT_NAME", str),
+    "VIETQR_NOTIFY_SECRET": ("VIETQR_NOTIFY_SECRET", str),
+    "VIETQR_NOTIFY_TOLERANCE_S": ("VIETQR_NOTIFY_TOLERANCE_S", int),
+    "VIETQR_REFERENCE_PREFIX": ("VIETQR_REFERENCE_PREFIX", str),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -169,6 +197,7 @@ def check_config(values: Mapping[str, Any]) -> None:
             f"HOIAN_PAYMENT_METHODS has unknown methods {unknown_methods}; known: "
             f"{', '.join(PAYMENT_METHODS)}"
         )
+    _check_payment_config(values)
     if values["APP_ENV"] == "production":
         secret = values.get("SECRET_KEY") or ""
         if secret == INSECURE_DEV_SECRET or len(secret) < 32:
@@ -180,3 +209,32 @@ def check_config(values: Mapping[str, Any]) -> None:
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
         if not str(values["PUBLIC_BASE_URL"]).startswith("https://"):
             raise ConfigError("PUBLIC_BASE_URL must be an https:// URL in production")
+
+
+def _check_payment_config(values: Mapping[str, Any]) -> None:
+    """Each enabled payment method needs its settings; production needs real secrets."""
+    methods = values["TICKET_PAYMENT_METHODS"]
+    production = values["APP_ENV"] == "production"
+    if "vietqr" in methods:
+        if not re.fullmatch(r"\d{6}", values.get("VIETQR_BANK_BIN") or ""):
+            raise ConfigError("vietqr is enabled: set VIETQR_BANK_BIN to the bank's 6-digit BIN")
+        if not re.fullmatch(r"[0-9A-Za-z]{1,19}", values.get("VIETQR_ACCOUNT") or ""):
+            raise ConfigError("vietqr is enabled: set VIETQR_ACCOUNT to the account number")
+        if not re.fullmatch(r"[0-9A-Z]{1,4}", values["VIETQR_REFERENCE_PREFIX"]):
+            raise ConfigError("VIETQR_REFERENCE_PREFIX must be 1-4 upper-case letters or digits")
+        if production and len(values.get("VIETQR_NOTIFY_SECRET") or "") < 32:
+            raise ConfigError(
+                "vietqr is enabled: set VIETQR_NOTIFY_SECRET (at least 32 characters, shared "
+                "with the bank's notification service) in production"
+            )
+    if "stripe" in methods:
+        key = values.get("STRIPE_SECRET_KEY") or ""
+        if not key.startswith(("sk_", "rk_")):
+            raise ConfigError("stripe is enabled: set STRIPE_SECRET_KEY (sk_... or rk_...)")
+        if not (values.get("STRIPE_WEBHOOK_SECRET") or "").startswith("whsec_"):
+            raise ConfigError(
+                "stripe is enabled: set STRIPE_WEBHOOK_SECRET to the endpoint's signing "
+                "secret (whsec_...)"
+            )
+        if production and "_test_" in key:
+            raise ConfigError("STRIPE_SECRET_KEY is a test key; production needs a live key")
