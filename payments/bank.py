@@ -84,18 +84,21 @@ def qr_signature(code: str) -> str:
     return hmac.new(secret, b"vietqr-qr\x00" + code.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def instructions(order: Order, *, may_start: bool) -> dict[str, Any]:
+def start_payment(order: Order) -> None:
+    """Open the transfer payment that bank notifications will be matched against."""
+    payment = services.new_payment(
+        order=order, method=VIETQR, source="api", reference=reference_for(order)
+    )
+    services.transition_payment(payment, "open", source="api")
+
+
+def instructions(order: Order) -> dict[str, Any]:
     """The bank transfer to make: account, amount, reference, the VietQR text and its image."""
     config = current_app.config
     body: dict[str, Any] = {"provider": "vietqr", "reference": reference_for(order)}
     if order.status != OrderStatus.PENDING.value:
         return body
     payment = services.open_payment_for(order.id, method=VIETQR)
-    if payment is None and may_start:
-        payment = services.new_payment(
-            order=order, method=VIETQR, source="api", reference=reference_for(order)
-        )
-        services.transition_payment(payment, "open", source="api")
     signature = qr_signature(order.code)
     return {
         **body,
@@ -282,9 +285,7 @@ def refund(*, order: Order, amount: int) -> dict[str, Any]:
     """A transfer cannot be pulled back: record the refund and ask finance to send it."""
     if amount == 0:
         return {"provider": "vietqr", "refund": None}
-    payment, recorded = services.record_method_refund(order=order, amount=amount, method=VIETQR)
-    if recorded is not None:
-        return {"provider": "vietqr", "refund": recorded.id}
+    payment = services.refundable_payment(order, method=VIETQR)
     transfer = db.session.scalar(
         select(BankTransfer).where(BankTransfer.payment_id == payment.id).limit(1)
     )

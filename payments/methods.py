@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import has_request_context, request
-
+from app.errors import Conflict
 from app.ticketing.models import Order, OrderStatus
 from payments import bank, services, stripe_gateway
 from payments.models import PaymentMethodName, RefundOrigin, RefundState
-
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def _writing() -> bool:
-    """Whether this request commits: only then may showing an order start its payment."""
-    return not has_request_context() or request.method in _WRITES
 
 
 class StripeCard:
@@ -23,8 +15,14 @@ class StripeCard:
 
     name = PaymentMethodName.STRIPE.value
 
+    def start(self, order: Order) -> None:
+        stripe_gateway.start_payment(order)
+
     def instructions(self, order: Order) -> dict[str, Any]:
-        return stripe_gateway.instructions(order, may_start=_writing())
+        return stripe_gateway.instructions(order)
+
+    def collect(self, *, order: Order, amount_received: int) -> dict[str, Any]:
+        raise Conflict("card orders are not paid at the desk", reason="not_a_cash_order")
 
     def refund(self, *, order: Order, amount: int) -> dict[str, Any]:
         return stripe_gateway.refund(order=order, amount=amount)
@@ -35,8 +33,14 @@ class VietQRTransfer:
 
     name = PaymentMethodName.VIETQR.value
 
+    def start(self, order: Order) -> None:
+        bank.start_payment(order)
+
     def instructions(self, order: Order) -> dict[str, Any]:
-        return bank.instructions(order, may_start=_writing())
+        return bank.instructions(order)
+
+    def collect(self, *, order: Order, amount_received: int) -> dict[str, Any]:
+        raise Conflict("transfer orders are not paid at the desk", reason="not_a_cash_order")
 
     def refund(self, *, order: Order, amount: int) -> dict[str, Any]:
         return bank.refund(order=order, amount=amount)
@@ -47,12 +51,17 @@ class CashDesk:
 
     name = PaymentMethodName.CASH.value
 
+    def start(self, order: Order) -> None:
+        payment = services.new_payment(order=order, method=PaymentMethodName.CASH, source="api")
+        services.transition_payment(payment, "open", source="api")
+
+    def collect(self, *, order: Order, amount_received: int) -> dict[str, Any]:
+        services.record_desk_payment(order, amount_received=amount_received)
+        return {"amount_received": amount_received}
+
     def instructions(self, order: Order) -> dict[str, Any]:
         if order.status != OrderStatus.PENDING.value:
             return {}
-        if _writing() and services.open_payment_for(order.id) is None:
-            payment = services.new_payment(order=order, method=PaymentMethodName.CASH, source="api")
-            services.transition_payment(payment, "open", source="api")
         return {
             "pay_at": "ticket desk",
             "reference": order.code,
@@ -64,17 +73,13 @@ class CashDesk:
         answer = {"handed_back_at": "ticket desk", "amount": amount, "currency": order.currency}
         if amount == 0:
             return answer
-        services.ensure_desk_payment(order)
-        payment, recorded = services.record_method_refund(
-            order=order, amount=amount, method=PaymentMethodName.CASH
+        payment = services.refundable_payment(order, method=PaymentMethodName.CASH)
+        services.record_refund(
+            payment,
+            amount=amount,
+            state=RefundState.SUCCEEDED,
+            origin=RefundOrigin.DESK,
+            source=services.desk_source(),
+            tickets_refunded=services.unlinked_refunded_tickets(order),
         )
-        if recorded is None:
-            services.record_refund(
-                payment,
-                amount=amount,
-                state=RefundState.SUCCEEDED,
-                origin=RefundOrigin.DESK,
-                source=services.desk_source(),
-                tickets_refunded=services.unlinked_refunded_tickets(order),
-            )
         return answer

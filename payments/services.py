@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, has_app_context, has_request_context
-from sqlalchemy import event, inspect, select, text
+from flask import g, has_request_context
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from app import audit
 from app.db import utcnow
@@ -361,17 +359,6 @@ class ProviderRefund:
     source: str
 
 
-# Set while ticketing refunds tickets for money that already went back, so the method's
-# refund() records it instead of asking the provider to send it a second time.
-_already_refunded: ContextVar[ProviderRefund | None] = ContextVar(
-    "payments_already_refunded", default=None
-)
-
-
-def already_refunded() -> ProviderRefund | None:
-    return _already_refunded.get()
-
-
 def unlinked_refunded_tickets(order: Order) -> list[str]:
     """Serials of the order's refunded tickets that no refund row accounts for yet."""
     linked: set[str] = set()
@@ -521,20 +508,28 @@ def apply_provider_refund(order: Order, payment: Payment, refund: ProviderRefund
         chosen = choose_tickets_for_amount(order, refund.amount)
     else:
         chosen = None
-    if chosen:
-        token = _already_refunded.set(refund)
+    if chosen and sum(t.unit_amount for t in chosen) == refund.amount:
+        serials = [format_serial(t.serial) for t in chosen]
         try:
             with db.session.begin_nested():
                 tickets.refund_order(
                     code=order.code,
-                    serials=[format_serial(t.serial) for t in chosen],
+                    serials=serials,
                     note=f"refunded at {payment.method} ({refund.provider_ref})",
+                    money_already_returned=True,
+                )
+                record_refund(
+                    payment,
+                    amount=refund.amount,
+                    state=refund.state,
+                    origin=refund.origin,
+                    source=refund.source,
+                    provider_ref=refund.provider_ref,
+                    tickets_refunded=serials,
                 )
             return True
         except DomainError as exc:
             log.warning("refund %s could not revoke tickets: %s", refund.provider_ref, exc)
-        finally:
-            _already_refunded.reset(token)
     record_refund(
         payment,
         amount=refund.amount,
@@ -557,39 +552,7 @@ def apply_provider_refund(order: Order, payment: Payment, refund: ProviderRefund
     return False
 
 
-def record_method_refund(
-    *, order: Order, amount: int, method: PaymentMethodName, note: str = ""
-) -> tuple[Payment, Refund | None]:
-    """For a method's refund(): the already-made refund, if this is one (else None)."""
-    made = already_refunded()
-    if made is None:
-        return refundable_payment(order, method=method), None
-    # The money already went back from one particular payment: record it there, and never
-    # let a mismatch fall through to asking the provider for a second refund.
-    payment = lock_payment(made.payment_id)
-    if payment.order_id != order.id or payment.method != method.value:
-        raise Conflict(
-            f"refund {made.provider_ref} belongs to another payment", reason="refund_mismatch"
-        )
-    if made.amount != amount:
-        raise Conflict(
-            f"the tickets chosen cost {amount}, the refund was {made.amount}",
-            reason="refund_mismatch",
-        )
-    refund = record_refund(
-        payment,
-        amount=amount,
-        state=made.state,
-        origin=made.origin,
-        source=made.source,
-        provider_ref=made.provider_ref,
-        tickets_refunded=unlinked_refunded_tickets(order),
-        note=note,
-    )
-    return payment, refund
-
-
-# --- the cash desk bridge ------------------------------------------------------------------------
+# --- the cash desk ------------------------------------------------------------------------------
 
 
 def desk_source() -> str:
@@ -597,42 +560,8 @@ def desk_source() -> str:
     return f"desk:{principal.label}" if principal else "desk"
 
 
-@event.listens_for(Session, "after_flush")
-def _note_cash_orders_paid(session: Session, flush_context: Any) -> None:
-    """Remember cash orders that this flush moved from pending to paid."""
-    for obj in session.dirty:
-        if not isinstance(obj, Order) or obj.payment_method != PaymentMethodName.CASH.value:
-            continue
-        history: Any = inspect(obj).attrs.status.history
-        if OrderStatus.PAID.value in (history.added or ()) and obj.total_amount > 0:
-            session.info.setdefault("payments_cash_orders_paid", set()).add(obj.id)
-
-
-@event.listens_for(Session, "before_commit")
-def _record_desk_payments(session: Session) -> None:
-    """A cash order that became paid gets its succeeded desk payment, with its audit trail.
-
-    Ticketing's desk endpoint pays cash orders through `mark_order_paid` without calling the
-    payment method, so the desk payment is written just before that change commits.
-    """
-    order_ids = session.info.pop("payments_cash_orders_paid", None)
-    if not order_ids or not has_app_context() or session is not db.session():
-        return
-    for order_id in sorted(order_ids):
-        order = db.session.get(Order, order_id)
-        if order is not None:
-            ensure_desk_payment(order)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_cash_orders(session: Session) -> None:
-    session.info.pop("payments_cash_orders_paid", None)
-
-
-def ensure_desk_payment(order: Order) -> None:
-    """Record the succeeded desk payment of a paid cash order, unless it is there already."""
-    if order.status not in tickets.PAID_STATES:
-        return  # the change was rolled back with a savepoint
+def record_desk_payment(order: Order, *, amount_received: int) -> None:
+    """Record the cash taken at the desk for a pending cash order as a succeeded payment."""
     received = db.session.scalar(
         select(Payment.id).where(
             Payment.order_id == order.id,
@@ -648,5 +577,12 @@ def ensure_desk_payment(order: Order) -> None:
     payment.received_amount = order.total_amount
     payment.provider_ref = f"desk-{order.code}-{payment.id}"
     transition_payment(
-        payment, "succeed", source=desk_source(), details={"amount": order.total_amount}
+        payment,
+        "succeed",
+        source=desk_source(),
+        details={
+            "amount": order.total_amount,
+            "amount_received": amount_received,
+            "change": amount_received - order.total_amount,
+        },
     )

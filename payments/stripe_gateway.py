@@ -176,10 +176,10 @@ def _current(order: Order) -> Payment | None:
     )
 
 
-def instructions(order: Order, *, may_start: bool) -> dict[str, Any]:
+def instructions(order: Order) -> dict[str, Any]:
     """What the app needs to pay by card: the PaymentIntent's client secret and our key.
 
-    The intent is created with the order (`may_start`); later reads show the same one.
+    The intent is created with the order (`start_payment`); later reads show the same one.
     """
     payment = _current(order)
     body: dict[str, Any] = {
@@ -192,11 +192,8 @@ def instructions(order: Order, *, may_start: bool) -> dict[str, Any]:
     reusable = payment is not None and (
         payment.state in OPEN_STATES or payment.state == PaymentState.FAILED.value
     )
-    if not reusable:
-        if not may_start:
-            return body
-        payment = start_payment(order)
-    assert payment is not None
+    if not reusable or payment is None:
+        return body
     return {
         **body,
         "payment_state": payment.state,
@@ -241,9 +238,7 @@ def refund(*, order: Order, amount: int) -> dict[str, Any]:
     """Send `amount` back to the card (the method's refund(); ticketing holds the order lock)."""
     if amount == 0:
         return {"provider": "stripe", "refund": None}
-    payment, recorded = services.record_method_refund(order=order, amount=amount, method=STRIPE)
-    if recorded is not None:
-        return {"provider": "stripe", "refund": recorded.provider_ref}
+    payment = services.refundable_payment(order, method=STRIPE)
     serials = services.unlinked_refunded_tickets(order)
     # Keyed by what is refunded: a retry of the same refund repeats it at Stripe instead of
     # sending the money twice, and another refund of other tickets gets its own key.

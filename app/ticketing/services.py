@@ -666,6 +666,8 @@ def create_order(
     )
     if order.total_amount == 0:
         _pay(order, amount=0, reference="no payment needed")
+    else:
+        method.start(order)
     log.info("order %s created: %s %s", order.code, order.total_amount, order.currency)
     return CreatedOrder(order=order, access_token=token, replayed=False)
 
@@ -750,6 +752,12 @@ def pay_cash(*, code: str, amount_received: int) -> tuple[Order, int]:
             reason="insufficient_amount",
             errors={"amount_received": [f"at least {order.total_amount}"]},
         )
+    method = payment_methods.available("cash")
+    if method is None:
+        raise ServiceUnavailable(
+            "the cash desk is not enabled", reason="payment_method_unavailable"
+        )
+    method.collect(order=order, amount_received=amount_received)
     mark_order_paid(order_id=order.id, amount=order.total_amount, reference=None)
     return order, amount_received - order.total_amount
 
@@ -779,8 +787,18 @@ def expire_orders(*, now: datetime | None = None) -> list[Order]:
     return orders
 
 
-def refund_order(*, code: str, serials: Sequence[str] | None, note: str = "") -> tuple[Order, int]:
-    """Refund tickets not yet used (all valid ones when `serials` is None) and revoke them."""
+def refund_order(
+    *,
+    code: str,
+    serials: Sequence[str] | None,
+    note: str = "",
+    money_already_returned: bool = False,
+) -> tuple[Order, int]:
+    """Refund tickets not yet used (all valid ones when `serials` is None) and revoke them.
+
+    The payment method sends the money back, unless `money_already_returned` says it went back
+    at the provider already (a refund made in Stripe's dashboard, say).
+    """
     order = get_order(code=code, for_update=True)
     if order.status not in PAID_STATES:
         raise Conflict(
@@ -815,7 +833,9 @@ def refund_order(*, code: str, serials: Sequence[str] | None, note: str = "") ->
     order.refunded_amount += amount
     everything = all(t.status != TicketStatus.VALID.value for t in order.tickets)
     record: dict[str, Any] = {}
-    if amount:
+    if amount and money_already_returned:
+        record = {"money_returned": "at the payment provider"}
+    elif amount:
         method = payment_methods.available(order.payment_method)
         if method is None:
             raise ServiceUnavailable(

@@ -64,7 +64,9 @@ class Shop:
         )
         order = created.order
         order.token = created.access_token  # type: ignore[attr-defined]
-        if paid and order.status == "pending":
+        if paid and order.status == "pending" and method == "cash":
+            services.pay_cash(code=order.code, amount_received=order.total_amount)
+        elif paid and order.status == "pending":
             services.mark_order_paid(order_id=order.id, amount=order.total_amount)
         return order
 
