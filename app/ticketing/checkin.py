@@ -10,12 +10,12 @@ constraint) and no more sites than the ticket admits to (a check constraint on i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app import audit
 from app.db import utcnow
@@ -87,11 +87,88 @@ class Scan:
     admitted: bool = True  # offline: whether the device let the person in
 
 
+@dataclass(slots=True)
+class _HeldTicket:
+    """A ticket locked for this transaction: what the rules and the answer need, kept
+    current as this transaction adds entries."""
+
+    id: int
+    serial: int
+    product_id: int
+    tier: str
+    status: str
+    generation: int
+    max_sites: int
+    valid_from: datetime
+    valid_until: datetime
+    use_window_minutes: int
+    first_used_at: datetime | None
+    revoked_at: datetime | None
+    updated_at: datetime
+    order_status: str
+    entries: list[tuple[int, datetime]] = field(default_factory=list)  # (site id, entered at)
+
+
+# The statements of a scan, built once: Core on the tables, so that a scan pays for neither
+# statement construction nor the ORM's unit of work.
+_TICKETS = Ticket.__table__
+_ENTRIES = TicketEntry.__table__
+_SCANS = CheckinScan.__table__
+_LOCK_TICKETS = (
+    select(
+        _TICKETS.c.id,
+        _TICKETS.c.serial,
+        _TICKETS.c.product_id,
+        _TICKETS.c.tier,
+        _TICKETS.c.status,
+        _TICKETS.c.generation,
+        _TICKETS.c.max_sites,
+        _TICKETS.c.valid_from,
+        _TICKETS.c.valid_until,
+        _TICKETS.c.use_window_minutes,
+        _TICKETS.c.first_used_at,
+        _TICKETS.c.revoked_at,
+        _TICKETS.c.updated_at,
+        Order.__table__.c.status.label("order_status"),
+    )
+    .join(Order.__table__, Order.__table__.c.id == _TICKETS.c.order_id)
+    .where(_TICKETS.c.serial.in_(bindparam("serials", expanding=True)))
+    .order_by(_TICKETS.c.id)
+    .with_for_update(of=_TICKETS)
+)
+_TICKET_ENTRIES = (
+    select(_ENTRIES.c.ticket_id, _ENTRIES.c.site_id, _ENTRIES.c.entered_at)
+    .where(_ENTRIES.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+    .order_by(_ENTRIES.c.entered_at, _ENTRIES.c.id)
+)
+_ADD_ENTRY = insert(_ENTRIES)
+# entries_count is checked against max_sites by the database: no entry over quota commits.
+_COUNT_ENTRY = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("ticket"))
+    .values(
+        entries_count=_TICKETS.c.entries_count + 1,
+        first_used_at=bindparam("first_use", type_=_TICKETS.c.first_used_at.type),
+        updated_at=bindparam("now", type_=_TICKETS.c.updated_at.type),
+    )
+)
+# A repeated nonce from the same gate writes nothing (on PostgreSQL it first waits for the
+# transaction that holds that nonce to end).
+_ADD_SCAN_ONCE: dict[str, Insert] = {
+    "postgresql": postgresql.insert(_SCANS)
+    .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
+    .returning(_SCANS.c.id),
+    "sqlite": sqlite.insert(_SCANS)
+    .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
+    .returning(_SCANS.c.id),
+}
+
+
 @dataclass
 class _Decision:
     reason: Reason
     detail: str | None = None
-    ticket: Ticket | None = None
+    ticket: _HeldTicket | None = None
     entries_left: int | None = None
 
 
@@ -118,22 +195,27 @@ def _identify(scan: Scan) -> tuple[TicketClaims | None, int | None, str | None]:
         return None, None, "bad_serial"
 
 
-def _lock(serials: Sequence[int]) -> dict[int, tuple[Ticket, str]]:
-    """Lock tickets (in id order, so that two syncs never deadlock) with their order's status."""
+def _lock(serials: Sequence[int]) -> dict[int, _HeldTicket]:
+    """Lock tickets (in id order, so that two syncs never deadlock) with their order's status
+    and their entries."""
     if not serials:
         return {}
-    rows = db.session.execute(
-        select(Ticket, Order.status)
-        .join(Order, Order.id == Ticket.order_id)
-        .where(Ticket.serial.in_(sorted(set(serials))))
-        .order_by(Ticket.id)
-        .with_for_update(of=Ticket)
-        .execution_options(populate_existing=True)
-    ).all()
-    return {ticket.serial: (ticket, status) for ticket, status in rows}
+    held = {
+        row.id: _HeldTicket(**row._asdict())
+        for row in db.session.execute(_LOCK_TICKETS, {"serials": sorted(set(serials))})
+    }
+    if not held:
+        return {}
+    # A statement of its own, run once the locks are held: on PostgreSQL it sees the entries
+    # that the previous holder of a lock committed (a join in the locking statement would not).
+    for ticket_id, site_id, entered_at in db.session.execute(
+        _TICKET_ENTRIES, {"ticket_ids": list(held)}
+    ):
+        held[ticket_id].entries.append((site_id, entered_at))
+    return {ticket.serial: ticket for ticket in held.values()}
 
 
-def _revoked_at(ticket: Ticket, claims: TicketClaims | None) -> datetime | None:
+def _revoked_at(ticket: _HeldTicket, claims: TicketClaims | None) -> datetime | None:
     """When the presented code stopped being valid, or None if it still is."""
     if ticket.status != TicketStatus.VALID.value:
         return ticket.revoked_at or ticket.updated_at
@@ -153,24 +235,23 @@ def _decide(
     site_id: int,
     claims: TicketClaims | None,
     detail: str | None,
-    locked: tuple[Ticket, str] | None,
+    ticket: _HeldTicket | None,
     at: datetime,
     offline: bool,
     rules: services.CatalogueRules,
 ) -> _Decision:
     if detail is not None:
         return _Decision(Reason.INVALID, detail=detail)
-    if locked is None:
+    if ticket is None:
         return _Decision(Reason.INVALID, detail="unknown_ticket")
-    ticket, order_status = locked
-    entered = {rules.site_slugs[entry.site_id]: entry.entered_at for entry in ticket.entries}
+    entered = {rules.site_slugs[site_id] for site_id, _ in ticket.entries}
     left = max(0, ticket.max_sites - len(entered))
     if claims is not None and claims.generation > ticket.generation:
         return _Decision(Reason.INVALID, detail="unknown_generation", ticket=ticket)
     revoked_at = _revoked_at(ticket, claims)
     # Offline, a code that was valid when it was scanned was rightly admitted.
     revoked = revoked_at is not None and (not offline or revoked_at <= at)
-    if not revoked and order_status not in services.PAID_STATES:
+    if not revoked and ticket.order_status not in services.PAID_STATES:
         return _Decision(Reason.UNPAID, ticket=ticket, entries_left=left)
     reason, left = evaluate(
         max_sites=ticket.max_sites,
@@ -181,7 +262,7 @@ def _decide(
         ),
         first_used_at=ticket.first_used_at,
         covered_sites=rules.product_sites.get(ticket.product_id, frozenset()),
-        entered_sites=entered.keys(),
+        entered_sites=entered,
         site=rules.site_slugs[site_id],
         at=at,
         revoked=revoked,
@@ -191,7 +272,13 @@ def _decide(
     return _Decision(reason, detail=detail, ticket=ticket, entries_left=left)
 
 
-def _ticket_view(ticket: Ticket, rules: services.CatalogueRules) -> dict[str, Any]:
+def _ticket_view(
+    ticket: _HeldTicket,
+    rules: services.CatalogueRules,
+    *,
+    entries: Sequence[tuple[int, datetime]],
+    first_used_at: datetime | None,
+) -> dict[str, Any]:
     return {
         "serial": format_serial(ticket.serial),
         "product": rules.product_slugs.get(ticket.product_id),
@@ -200,12 +287,12 @@ def _ticket_view(ticket: Ticket, rules: services.CatalogueRules) -> dict[str, An
         "generation": ticket.generation,
         "max_sites": ticket.max_sites,
         "sites_used": [
-            {"site": rules.site_slugs[entry.site_id], "at": entry.entered_at.isoformat()}
-            for entry in ticket.entries
+            {"site": rules.site_slugs[site_id], "at": entered_at.isoformat()}
+            for site_id, entered_at in entries
         ],
         "valid_from": ticket.valid_from.isoformat(),
         "valid_until": ticket.valid_until.isoformat(),
-        "first_used_at": ticket.first_used_at.isoformat() if ticket.first_used_at else None,
+        "first_used_at": first_used_at.isoformat() if first_used_at else None,
     }
 
 
@@ -228,6 +315,7 @@ def _record(
         if mode is ScanMode.OFFLINE and scan.admitted and decision.reason is not Reason.OK
         else None
     )
+    enters = ticket is not None and decision.reason is Reason.OK and admitted
     entered_at = scan.scanned_at if mode is ScanMode.OFFLINE else now
     site_slug = rules.site_slugs[site_id]
     answer: dict[str, Any] = {
@@ -245,48 +333,55 @@ def _record(
         "conflict": conflict.value if conflict else None,
         "ticket": None,
     }
-    row = CheckinScan(
-        actor=gate.actor,
-        nonce=scan.nonce,
-        device_id=gate.device_id,
-        user_id=gate.user_id,
-        mode=mode.value,
-        site_id=site_id,
-        ticket_id=ticket.id if ticket is not None else None,
-        scanned_at=scan.scanned_at,
-        received_at=now,
-        admitted=admitted,
-        status=answer["status"],
-        reason=decision.reason.value,
-        conflict=answer["conflict"],
+    if ticket is not None:
+        # The answer shows the ticket as it is once this scan is written.
+        entries = [*ticket.entries, (site_id, entered_at)] if enters else ticket.entries
+        first_used_at = ticket.first_used_at
+        if enters and (first_used_at is None or entered_at < first_used_at):
+            first_used_at = entered_at
+        answer["ticket"] = _ticket_view(ticket, rules, entries=entries, first_used_at=first_used_at)
+    # The scan goes first: when its nonce was already used, nothing else is written.
+    scan_id = db.session.scalar(
+        _ADD_SCAN_ONCE[db.engine.dialect.name],
+        {
+            "actor": gate.actor,
+            "nonce": scan.nonce,
+            "device_id": gate.device_id,
+            "user_id": gate.user_id,
+            "mode": mode.value,
+            "site_id": site_id,
+            "ticket_id": ticket.id if ticket is not None else None,
+            "scanned_at": scan.scanned_at,
+            "received_at": now,
+            "admitted": admitted,
+            "status": answer["status"],
+            "reason": decision.reason.value,
+            "conflict": answer["conflict"],
+            "response": answer,
+        },
     )
-    try:
-        with db.session.begin_nested():
-            if ticket is not None and decision.reason is Reason.OK and admitted:
-                # Appending to the loaded collection adds the row and keeps the view current.
-                ticket.entries.append(
-                    TicketEntry(
-                        site_id=site_id,
-                        entered_at=entered_at,
-                        mode=mode.value,
-                        device_id=gate.device_id,
-                        user_id=gate.user_id,
-                    )
-                )
-                ticket.entries_count += 1
-                if ticket.first_used_at is None or entered_at < ticket.first_used_at:
-                    ticket.first_used_at = entered_at
-            if ticket is not None:
-                answer["ticket"] = _ticket_view(ticket, rules)
-            row.response = answer
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
+    if scan_id is None:
         earlier = _earlier_answer(gate, scan.nonce)
-        if earlier is None:
-            raise
+        assert earlier is not None  # the conflict was on this gate's nonce
         return earlier, True
-    if ticket is not None and admitted and decision.reason is Reason.OK:
+    if enters:
+        assert ticket is not None
+        db.session.execute(
+            _ADD_ENTRY,
+            {
+                "ticket_id": ticket.id,
+                "site_id": site_id,
+                "entered_at": entered_at,
+                "recorded_at": now,
+                "mode": mode.value,
+                "device_id": gate.device_id,
+                "user_id": gate.user_id,
+            },
+        )
+        db.session.execute(
+            _COUNT_ENTRY, {"ticket": ticket.id, "first_use": first_used_at, "now": now}
+        )
+        ticket.entries, ticket.first_used_at = entries, first_used_at
         audit.record(
             action="ticket.redeem",
             object_type="ticket",
@@ -297,7 +392,7 @@ def _record(
         audit.record(
             action="checkin.conflict",
             object_type="checkin_scan",
-            object_id=row.id,
+            object_id=scan_id,
             changes={"conflict": conflict.value, "site": site_slug, "nonce": scan.nonce},
         )
     return answer, False
@@ -320,17 +415,14 @@ def redeem(*, gate: Gate, scan: Scan) -> tuple[dict[str, Any], bool]:
     rules = services.catalogue_rules()
     site_id = _site_id(scan.site, rules)
     claims, serial, detail = _identify(scan)
-    locked = _lock([serial]).get(serial) if serial is not None and detail is None else None
-    earlier = _earlier_answer(gate, scan.nonce)
-    if earlier is not None:
-        return earlier, True
+    ticket = _lock([serial]).get(serial) if serial is not None and detail is None else None
     now = utcnow()
     decision = _decide(
         scan,
         site_id=site_id,
         claims=claims,
         detail=detail,
-        locked=locked,
+        ticket=ticket,
         at=now,
         offline=False,
         rules=rules,
@@ -385,7 +477,7 @@ def sync(*, gate: Gate, scans: Sequence[Scan]) -> list[dict[str, Any]]:
             site_id=site_id,
             claims=claims,
             detail=detail,
-            locked=locked.get(serial) if serial is not None else None,
+            ticket=locked.get(serial) if serial is not None else None,
             at=scan.scanned_at,
             offline=True,
             rules=rules,
