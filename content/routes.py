@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 
+from app.apidoc import error_responses
 from app.auth.access import BEARER, require_roles
 from app.errors import PreconditionRequired
 from app.http_cache import cached_public_read, make_etag
@@ -137,8 +138,7 @@ def site_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @require_roles("editor")
 @blp.arguments(SiteCreateSchema)
 @blp.response(201, SiteDetailSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403)
 @blp.alt_response(409, response="DEFAULT_ERROR", description="Slug taken")
 @blp.doc(security=BEARER)
 def site_create(body: dict[str, Any]) -> Any:
@@ -151,9 +151,7 @@ def site_create(body: dict[str, Any]) -> Any:
 @require_roles("editor")
 @blp.arguments(SiteWriteSchema)
 @blp.response(200, SiteDetailSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404)
 @blp.alt_response(412, response="DEFAULT_ERROR", description="Changed since you read it")
 @blp.alt_response(428, response="DEFAULT_ERROR", description="If-Match missing")
 @blp.doc(

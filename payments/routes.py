@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import Response, request
 from flask_smorest import Blueprint
 
+from app.apidoc import error_responses
 from app.auth.access import BEARER, current_principal, public_write, require_roles
 from payments import bank, presenters, services, stripe_gateway
 from payments.schemas import (
@@ -131,8 +132,7 @@ def vietqr_qr_svg(args: dict[str, Any], code: str) -> Response:
 @require_roles(*_FINANCE)
 @blp.arguments(FlagArgsSchema, location="query")
 @blp.response(200, FlagListSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403)
 @blp.doc(security=BEARER)
 def flag_list(args: dict[str, Any]) -> dict[str, Any]:
     """Money that needs a person: under- and over-payments, unknown references, late money..."""
@@ -146,10 +146,7 @@ def flag_list(args: dict[str, Any]) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(ResolveFlagSchema)
 @blp.response(200, FlagSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def flag_resolve(body: dict[str, Any], flag_id: int) -> dict[str, Any]:
     """Mark a flag as dealt with, saying how (a manual refund flag: the money was sent)."""
@@ -163,9 +160,7 @@ def flag_resolve(body: dict[str, Any], flag_id: int) -> dict[str, Any]:
 @blp.route("/orders/<code>/payments")
 @require_roles(*_FINANCE)
 @blp.response(200, OrderPaymentsSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
 def order_payments(code: str) -> dict[str, Any]:
     """Every payment of an order with its audit trail and refunds (finance)."""

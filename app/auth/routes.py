@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app import audit
+from app.apidoc import error_responses
 from app.auth import services
 from app.auth.access import BEARER, current_principal, public_write, require_roles
 from app.auth.models import ROLE_VALUES, InspectorDevice, User
@@ -84,8 +85,7 @@ def me() -> Any:
 class UsersView(MethodView):
     @require_roles("admin")
     @blp.response(200, UserSchema(many=True))
-    @blp.alt_response(401, response="DEFAULT_ERROR")
-    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @error_responses(blp, 401, 403)
     @blp.doc(security=BEARER)
     def get(self) -> list[User]:
         """Every staff user (admin)."""
@@ -94,8 +94,7 @@ class UsersView(MethodView):
     @require_roles("admin")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
-    @blp.alt_response(401, response="DEFAULT_ERROR")
-    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @error_responses(blp, 401, 403)
     @blp.alt_response(409, response="DEFAULT_ERROR", description="Email taken")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any]) -> User:
@@ -107,9 +106,7 @@ class UsersView(MethodView):
 @require_roles("admin")
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
 def update_user(body: dict[str, Any], user_id: int) -> User:
     """Change roles, name, password or deactivate a user (admin); tokens are revoked."""
@@ -120,8 +117,7 @@ def update_user(body: dict[str, Any], user_id: int) -> User:
 class DevicesView(MethodView):
     @require_roles("admin")
     @blp.response(200, DeviceSchema(many=True))
-    @blp.alt_response(401, response="DEFAULT_ERROR")
-    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @error_responses(blp, 401, 403)
     @blp.doc(security=BEARER)
     def get(self) -> list[InspectorDevice]:
         """Every enrolled inspector device (admin)."""
@@ -130,8 +126,7 @@ class DevicesView(MethodView):
     @require_roles("admin")
     @blp.arguments(DeviceCreateSchema)
     @blp.response(201, EnrolledDeviceSchema)
-    @blp.alt_response(401, response="DEFAULT_ERROR")
-    @blp.alt_response(403, response="DEFAULT_ERROR")
+    @error_responses(blp, 401, 403)
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Enroll a scanner device; its token is returned once (admin)."""
@@ -155,9 +150,7 @@ class DevicesView(MethodView):
 @blp.route("/devices/<int:device_id>", methods=["DELETE"])
 @require_roles("admin")
 @blp.response(200, DeviceSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
 def revoke_device(device_id: int) -> InspectorDevice:
     """Revoke a device and its tokens (admin)."""
@@ -168,8 +161,7 @@ def revoke_device(device_id: int) -> InspectorDevice:
 @require_roles("admin", "finance")
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditEntrySchema(many=True))
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403)
 @blp.doc(security=BEARER)
 def audit_log(args: dict[str, Any]) -> list[audit.AuditLog]:
     """The newest audit rows (admin, finance)."""

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 from flask import Response, g, request
 from flask_smorest import Blueprint
 
+from app.apidoc import error_responses
 from app.auth.access import BEARER, current_principal, public_write, require_roles
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.http_cache import cached_public_read
@@ -137,8 +138,7 @@ def order_create(body: dict[str, Any]) -> Any:
 @blp.route("/orders/<code>")
 @blp.arguments(OrderTokenArgsSchema, location="query")
 @blp.response(200, OrderSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 404)
 def order_detail(args: dict[str, Any], code: str) -> dict[str, Any]:
     """An order and, once paid, its tickets (order access token, or finance)."""
     order, token = _readable_order(code)
@@ -149,10 +149,7 @@ def order_detail(args: dict[str, Any], code: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(CashPaymentSchema)
 @blp.response(200, CashReceiptSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def order_pay_cash(body: dict[str, Any], code: str) -> dict[str, Any]:
     """Take cash for a pending order at the desk: issues its tickets (finance)."""
@@ -164,10 +161,7 @@ def order_pay_cash(body: dict[str, Any], code: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(NoteSchema)
 @blp.response(200, OrderSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def order_cancel(body: dict[str, Any], code: str) -> dict[str, Any]:
     """Cancel an order that is not paid (finance)."""
@@ -178,10 +172,7 @@ def order_cancel(body: dict[str, Any], code: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(RefundSchema)
 @blp.response(200, RefundResultSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def order_refund(body: dict[str, Any], code: str) -> dict[str, Any]:
     """Refund unused tickets, all or some; their codes are revoked at once (finance)."""
@@ -193,10 +184,7 @@ def order_refund(body: dict[str, Any], code: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(DisputeSchema)
 @blp.response(200, OrderSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def order_dispute(body: dict[str, Any], code: str) -> dict[str, Any]:
     """Record a contested payment: opened (tickets refused as unpaid), won, or lost (finance)."""
@@ -231,8 +219,7 @@ def _qr_response(body: bytes, mimetype: str) -> Response:
 @blp.route("/tickets/<serial>/qr.svg")
 @blp.arguments(OrderTokenArgsSchema, location="query")
 @blp.response(200, content_type="image/svg+xml", description="The ticket's QR code")
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 404)
 def ticket_qr_svg(args: dict[str, Any], serial: str) -> Response:
     """The ticket's QR code as SVG (order access token, or finance)."""
     ticket = _valid_code(readable_ticket(serial))
@@ -242,8 +229,7 @@ def ticket_qr_svg(args: dict[str, Any], serial: str) -> Response:
 @blp.route("/tickets/<serial>/qr.png")
 @blp.arguments(OrderTokenArgsSchema, location="query")
 @blp.response(200, content_type="image/png", description="The ticket's QR code")
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 404)
 def ticket_qr_png(args: dict[str, Any], serial: str) -> Response:
     """The ticket's QR code as PNG (order access token, or finance)."""
     ticket = _valid_code(readable_ticket(serial))
@@ -262,10 +248,7 @@ def _valid_code(ticket: Ticket) -> Ticket:
 @require_roles(*_FINANCE)
 @blp.arguments(NoteSchema)
 @blp.response(200, TicketSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def ticket_reissue(body: dict[str, Any], serial: str) -> dict[str, Any]:
     """Give a ticket a new code; the old one is revoked, its entries are kept (finance)."""
@@ -277,10 +260,7 @@ def ticket_reissue(body: dict[str, Any], serial: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(NoteSchema)
 @blp.response(200, TicketSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(409, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404, 409)
 @blp.doc(security=BEARER)
 def ticket_cancel(body: dict[str, Any], serial: str) -> dict[str, Any]:
     """Void a ticket without refund; its codes are revoked everywhere (finance)."""
@@ -334,9 +314,7 @@ def _scan(data: dict[str, Any]) -> checkin.Scan:
 @require_roles("inspector")
 @blp.arguments(ScanInSchema)
 @blp.response(200, ScanResultSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(422, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 422)
 @blp.doc(security=BEARER)
 def checkin_redeem(body: dict[str, Any]) -> Any:
     """Verify a code and record the entry atomically; the verdict is in `status` and `reason`.
@@ -353,9 +331,7 @@ def checkin_redeem(body: dict[str, Any]) -> Any:
 @require_roles("inspector")
 @blp.arguments(SyncInSchema)
 @blp.response(200, SyncResultSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(422, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 422)
 @blp.doc(security=BEARER)
 def checkin_sync(body: dict[str, Any]) -> dict[str, Any]:
     """Upload scans made offline; each gets its answer, and rule breaks are named conflicts."""
@@ -377,8 +353,7 @@ def checkin_keys() -> dict[str, Any]:
 @require_roles("inspector")
 @blp.arguments(RevocationArgsSchema, location="query")
 @blp.response(200, RevocationPageSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403)
 @blp.doc(security=BEARER)
 def checkin_revocations(args: dict[str, Any]) -> dict[str, Any]:
     """Revoked codes since the cursor (serial, and the generations revoked)."""
@@ -394,8 +369,7 @@ def checkin_revocations(args: dict[str, Any]) -> dict[str, Any]:
 @require_roles("inspector")
 @blp.arguments(SearchArgsSchema, location="query")
 @blp.response(200, SearchResultSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403)
 @blp.doc(security=BEARER)
 def checkin_search(args: dict[str, Any]) -> dict[str, Any]:
     """Find tickets by order code or serial, for a code too damaged to scan (then redeem by
@@ -429,8 +403,7 @@ def _conflict_view(row: CheckinScan) -> dict[str, Any]:
 @require_roles("finance")
 @blp.arguments(ConflictArgsSchema, location="query")
 @blp.response(200, ConflictSchema(many=True))
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403)
 @blp.doc(security=BEARER)
 def checkin_conflicts(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Offline admissions that broke a rule (double entry, over quota, ...), for managers."""
@@ -447,9 +420,7 @@ def checkin_conflicts(args: dict[str, Any]) -> list[dict[str, Any]]:
 @require_roles("finance")
 @blp.arguments(ResolveSchema)
 @blp.response(200, ConflictSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 404)
 @blp.doc(security=BEARER)
 def checkin_conflict_resolve(body: dict[str, Any], scan_id: int) -> dict[str, Any]:
     """Mark a conflict as dealt with, saying how (managers)."""
@@ -464,9 +435,7 @@ def checkin_conflict_resolve(body: dict[str, Any], scan_id: int) -> dict[str, An
 @require_roles("finance", "inspector")
 @blp.arguments(EntriesArgsSchema, location="query")
 @blp.response(200, SiteEntriesSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR")
-@blp.alt_response(403, response="DEFAULT_ERROR")
-@blp.alt_response(422, response="DEFAULT_ERROR")
+@error_responses(blp, 401, 403, 422)
 @blp.doc(security=BEARER)
 def site_entries(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Entries at a site today (or on `date`) and by local hour: the visitor flow."""
