@@ -6,11 +6,16 @@ VENV ?= $(HOME)/.cache/hoian/venv-$(REQ_HASH)
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages: zbarimg decodes our QR codes in tests, wrk drives the benchmarks.
-APT_PACKAGES := zbar-tools wrk
+# Debian packages: zbarimg decodes our QR codes in tests, wrk drives the benchmarks; ffmpeg
+# decodes uploads and encodes guide audio, espeak-ng speaks every language (Vietnamese included).
+APT_PACKAGES := zbar-tools wrk ffmpeg espeak-ng
+# The speech pipeline's virtualenv: the web stack plus torch, Whisper, Argos, Coqui and Piper
+# (about 8.6 GB, installed once per requirements hash and reused, like the web one).
+SPEECH_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-speech.txt | sha256sum | cut -c1-12)
+SPEECH_VENV ?= $(HOME)/.cache/hoian/speech-$(SPEECH_HASH)
 export FLASK_APP := wsgi:app
 
-.PHONY: help venv system-deps run serve db seed test lint format bench docker clean
+.PHONY: help venv speech-venv system-deps run serve db seed test lint format bench docker clean
 
 help:
 	@echo "make run    install, migrate, load the Hội An catalogue, serve on http://$(HOST):$(PORT)"
@@ -25,6 +30,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(SPEECH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-speech.txt
+	@test -x $(SPEECH_VENV)/bin/python || $(PYTHON) -m venv $(SPEECH_VENV)
+	$(SPEECH_VENV)/bin/pip install --quiet --upgrade pip
+	$(SPEECH_VENV)/bin/pip install --quiet -r requirements-speech.txt
+	touch $@
+
+speech-venv: $(SPEECH_VENV)/.installed system-deps
 
 # Installs APT_PACKAGES that are missing (as root with apt-get; otherwise says what to install).
 system-deps:

@@ -1,0 +1,277 @@
+"""Text to speech: a voice registry over Coqui TTS model folders, Piper ONNX voices and
+espeak-ng. For each language the best installed voice wins; espeak-ng speaks every language.
+
+Engines are imported inside the voice classes, so choosing a voice never loads torch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import soundfile
+from unidecode import unidecode
+
+from audio_pipeline.audio import Audio, silence, trim_silence
+from audio_pipeline.captions import Cue
+from audio_pipeline.errors import EngineFailed, ModelLoadFailed, ModelMissing, TextRejected
+from audio_pipeline.languages import language
+from audio_pipeline.registry import ModelRegistry, ModelSpec
+from audio_pipeline.settings import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+SENTENCE_PAUSE_S = 0.35
+PARAGRAPH_PAUSE_S = 0.8
+#: espeak-ng's default (175 wpm) is hurried for listening on site.
+ESPEAK_WPM = 150
+
+
+#: Accented letters each Latin-script language's voices can say; other letters (Vietnamese
+#: names in an English text) are spelt the way that language's readers would say them.
+NATIVE_LETTERS = {
+    "en": "",
+    "fr": "àâæçéèêëîïôœùûüÿ",
+    "de": "äöüß",
+    "es": "áéíñóúü",
+    "it": "àèéìíîòóùú",
+    "pt": "áâãàçéêíóôõú",
+}
+
+
+def speakable(sentence: str, lang: str) -> str:
+    """The sentence as the voice should read it; captions keep the written form.
+
+    An English voice that meets "Hội An" spells out the letters it does not know; "Hoi An"
+    it says the way an English-speaking guide would.
+    """
+    native = NATIVE_LETTERS.get(lang)
+    if native is None:
+        return sentence
+    return "".join(
+        ch if ch.isascii() or ch.lower() in native or not ch.isalpha() else unidecode(ch)
+        for ch in sentence
+    )
+
+
+class Voice(Protocol):
+    spec: ModelSpec
+
+    def speak(self, sentence: str, lang: str) -> Audio:
+        """One sentence of speech."""
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    audio: Audio
+    cues: list[Cue]  # one per sentence, in the audio's time
+    voice_id: str
+
+
+class EspeakVoice:
+    """Formant synthesis through the espeak-ng program: robotic, but every language."""
+
+    def __init__(self, spec: ModelSpec, binary: Path, *, wpm: int = ESPEAK_WPM) -> None:
+        self.spec = spec
+        self.binary = binary
+        self.wpm = wpm
+
+    def speak(self, sentence: str, lang: str) -> Audio:
+        result = subprocess.run(  # noqa: S603 - fixed argv; the text goes through stdin
+            [
+                str(self.binary),
+                "-v",
+                language(lang).espeak,
+                "-s",
+                str(self.wpm),
+                "-b",
+                "1",
+                "--stdout",
+            ],
+            input=sentence.encode("utf-8"),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0 or not result.stdout:
+            raise EngineFailed(
+                f"espeak-ng failed: {result.stderr.decode('utf-8', 'replace')[-200:]}"
+            )
+        samples, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
+        return Audio(np.asarray(samples, dtype=np.float32).reshape(-1), int(rate))
+
+
+class PiperVoice:
+    """A Piper ONNX voice (VITS exported to ONNX, phonemised by Piper's own espeak-ng)."""
+
+    def __init__(self, spec: ModelSpec, model: Path, config: Path | None = None) -> None:
+        self.spec = spec
+        self.model = model
+        self.config = config or Path(f"{model}.json")
+        self._voice: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._voice is None:
+                from piper import PiperVoice as Engine
+
+                try:
+                    self._voice = Engine.load(self.model, config_path=self.config)
+                except Exception as exc:
+                    raise ModelLoadFailed(
+                        f"Piper voice {self.spec.id} failed to load: {exc}"
+                    ) from exc
+            return self._voice
+
+    def speak(self, sentence: str, lang: str) -> Audio:
+        from piper import SynthesisConfig
+
+        voice = self._load()
+        config = SynthesisConfig(normalize_audio=False)
+        chunks = list(voice.synthesize(sentence, syn_config=config))
+        if not chunks:
+            return Audio(np.zeros(0, dtype=np.float32), int(voice.config.sample_rate))
+        samples = np.concatenate([chunk.audio_float_array for chunk in chunks])
+        return Audio(samples.astype(np.float32), int(chunks[0].sample_rate))
+
+
+class CoquiVoice:
+    """A Coqui TTS model folder (VITS, MMS, XTTS): config.json and a checkpoint."""
+
+    def __init__(self, spec: ModelSpec, folder: Path) -> None:
+        self.spec = spec
+        self.folder = folder
+        manifest = json.loads((folder / "voice.json").read_text(encoding="utf-8"))
+        self.speaker: str | None = manifest.get("speaker")
+        self.model_language: dict[str, str] = manifest.get("model_language", {})
+        self.checkpoint = folder / str(manifest.get("checkpoint", "model.pth"))
+        self._synthesizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._synthesizer is None:
+                from TTS.utils.synthesizer import Synthesizer
+
+                try:
+                    self._synthesizer = Synthesizer(
+                        tts_checkpoint=str(self.checkpoint),
+                        tts_config_path=str(self.folder / "config.json"),
+                        use_cuda=False,
+                    )
+                except Exception as exc:
+                    raise ModelLoadFailed(
+                        f"Coqui voice {self.spec.id} failed to load: {exc}"
+                    ) from exc
+            return self._synthesizer
+
+    def speak(self, sentence: str, lang: str) -> Audio:
+        synthesizer = self._load()
+        kwargs: dict[str, Any] = {}
+        if self.speaker:
+            kwargs["speaker_name"] = self.speaker
+        if lang in self.model_language:
+            kwargs["language_name"] = self.model_language[lang]
+        samples = synthesizer.tts(sentence, **kwargs)
+        return Audio(np.asarray(samples, dtype=np.float32), int(synthesizer.output_sample_rate))
+
+
+class VoiceRegistry:
+    """Language -> voices, best first, over what is installed; loaded voices are kept."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+        self._voices: dict[str, Voice] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> VoiceRegistry:
+        return cls(ModelRegistry(settings))
+
+    def candidates(self, lang: str) -> list[ModelSpec]:
+        """Installed voices that speak `lang`, best first."""
+        language(lang)
+        found: list[ModelSpec] = [
+            spec for spec, _ in self.registry.installed_voices() if lang in spec.languages
+        ]
+        for state in self.registry.states():
+            spec = state.spec
+            packaged = spec.engine in {"piper", "espeak-ng"} and state.installed
+            if packaged and lang in spec.languages and all(f.id != spec.id for f in found):
+                found.append(spec)
+        return sorted(found, key=lambda spec: -spec.quality)
+
+    def best(self, lang: str) -> Voice:
+        """The best installed voice for `lang`; ModelMissing when there is none."""
+        candidates = self.candidates(lang)
+        if not candidates:
+            raise ModelMissing(f"no voice speaks {lang}: install espeak-ng or a voice for it")
+        return self.voice(candidates[0])
+
+    def voice(self, spec: ModelSpec) -> Voice:
+        with self._lock:
+            if spec.id not in self._voices:
+                self._voices[spec.id] = self._build(spec)
+            return self._voices[spec.id]
+
+    def _build(self, spec: ModelSpec) -> Voice:
+        state = self.registry.state(spec)
+        if spec.engine == "espeak-ng" and state.path:
+            return EspeakVoice(spec, state.path)
+        if spec.engine == "piper" and state.path and state.path.suffix == ".onnx":
+            return PiperVoice(spec, state.path)
+        for voice_spec, folder in self.registry.installed_voices():
+            if voice_spec.id != spec.id:
+                continue
+            if spec.engine == "coqui":
+                return CoquiVoice(spec, folder)
+            models = sorted(folder.glob("*.onnx"))
+            if models:
+                return PiperVoice(spec, models[0])
+        raise ModelMissing(f"voice {spec.id} is not installed")
+
+
+def synthesize(
+    voice: Voice,
+    structure: list[list[str]],
+    lang: str,
+    *,
+    sentence_pause_s: float = SENTENCE_PAUSE_S,
+    paragraph_pause_s: float = PARAGRAPH_PAUSE_S,
+) -> Speech:
+    """Speak paragraphs of sentences with even pauses; one caption cue per sentence."""
+    if not any(structure):
+        raise TextRejected("there is no text to speak", reason="empty_text")
+    rate: int | None = None
+    pieces: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+    cues: list[Cue] = []
+    position = 0
+    for p_index, paragraph in enumerate(structure):
+        for s_index, sentence in enumerate(paragraph):
+            spoken = trim_silence(voice.speak(speakable(sentence, lang), lang))
+            if rate is None:
+                rate = spoken.rate
+            spoken = spoken.resampled(rate)
+            if not len(spoken.samples):
+                continue
+            start = position / rate
+            pieces.append(spoken.samples)
+            position += len(spoken.samples)
+            cues.append(Cue(round(start, 3), round(position / rate, 3), sentence))
+            last_sentence = s_index == len(paragraph) - 1
+            last_paragraph = p_index == len(structure) - 1
+            if not (last_sentence and last_paragraph):
+                gap = silence(paragraph_pause_s if last_sentence else sentence_pause_s, rate)
+                pieces.append(gap)
+                position += len(gap)
+    if rate is None or not cues:
+        raise EngineFailed(f"voice {voice.spec.id} produced no sound for this text")
+    return Speech(Audio(np.concatenate(pieces).astype(np.float32), rate), cues, voice.spec.id)
