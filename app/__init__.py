@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     import content.cache
+    from app.auth import access as auth_access
     from app.auth.routes import blp as auth_blp
     from app.health import blp as health_blp
     from app.ticketing import presenters as ticket_presenters
@@ -57,6 +58,7 @@ def _register_blueprints(app: Flask) -> None:
     from payments.pages import bp as payment_pages_bp
     from payments.routes import blp as payments_blp
 
+    auth_access.init_app(app)
     content.cache.init_app(app)
     ticket_services.init_app(app)
     init_payments(app)

@@ -55,6 +55,10 @@ class Config:
 
     TOKEN_TTL_HOURS = 12
     DEVICE_TOKEN_TTL_DAYS = 365
+    # How long a process may go on accepting an inspector device's token after it was revoked
+    # (or expired) by another process; the revoking process forgets it at once. Gates scan
+    # many times a second, so their token lookup is skipped within this window.
+    DEVICE_TOKEN_CACHE_TTL_S = 5.0
     MAX_PER_PAGE = 100
     DEFAULT_PER_PAGE = 20
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
@@ -121,6 +125,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_FALLBACK_CHAIN": ("FALLBACK_CHAIN", _csv),
     "HOIAN_TOKEN_TTL_HOURS": ("TOKEN_TTL_HOURS", int),
     "HOIAN_DEVICE_TOKEN_TTL_DAYS": ("DEVICE_TOKEN_TTL_DAYS", int),
+    "HOIAN_DEVICE_TOKEN_CACHE_TTL_S": ("DEVICE_TOKEN_CACHE_TTL_S", float),
     "HOIAN_LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
     "HOIAN_CATALOGUE_VERSION_TTL_S": ("CATALOGUE_VERSION_TTL_S", float),
     "HOIAN_TIMEZONE": ("TIMEZONE", str),

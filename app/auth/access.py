@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g, request
+from flask import Flask, current_app, g, has_app_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from app.auth.services import Principal, resolve_token
+from app.auth.models import ApiToken, InspectorDevice
+from app.auth.services import Principal, hash_token, resolve_token
 from app.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,10 +27,9 @@ def current_principal() -> Principal | None:
     if "principal" not in g:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        tokens: DeviceTokenCache = current_app.extensions["hoian_device_tokens"]
         g.principal = (
-            resolve_token(token=token.strip())
-            if scheme.lower() == "bearer" and token.strip()
-            else None
+            tokens.resolve(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         )
     return cast(Principal | None, g.principal)
 
@@ -54,3 +58,57 @@ def public_write(view: F) -> F:
     """Mark a write endpoint that is open to anonymous callers on purpose (login, webhooks)."""
     view.public_write = True  # type: ignore[attr-defined]
     return view
+
+
+class DeviceTokenCache:
+    """Inspector devices' bearer tokens resolved to their principals, each for at most `ttl_s`,
+    so a gate's scans skip the token lookup. Staff tokens and failures are never kept."""
+
+    def __init__(
+        self, *, ttl_s: float, max_size: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl_s
+        self._max_size = max_size
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, token: str) -> Principal | None:
+        key = hash_token(token)
+        now = self.clock()
+        hit = self._entries.get(key)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        principal = resolve_token(token=token)
+        with self._lock:
+            if principal is None or principal.device_id is None:
+                self._entries.pop(key, None)
+            else:
+                if len(self._entries) >= self._max_size:
+                    self._entries.clear()
+                self._entries[key] = (now + self._ttl, principal)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["hoian_device_tokens"] = DeviceTokenCache(
+        ttl_s=app.config["DEVICE_TOKEN_CACHE_TTL_S"]
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _note_token_changes(session: Session, flush_context: Any) -> None:
+    if any(
+        isinstance(row, ApiToken | InspectorDevice) for row in (*session.dirty, *session.deleted)
+    ):
+        session.info["device_tokens_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_tokens_after_commit(session: Session) -> None:
+    if session.info.pop("device_tokens_changed", False) and has_app_context():
+        current_app.extensions["hoian_device_tokens"].clear()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from flask import Response, g, request
 from flask_smorest import Blueprint
@@ -53,7 +51,6 @@ blp = Blueprint(
     "ticketing", __name__, url_prefix="/api/v1", description="Tickets, orders and check-in"
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 SLUG = "<string(maxlength=80):slug>"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{8,100}$")
@@ -271,20 +268,6 @@ def ticket_cancel(body: dict[str, Any], serial: str) -> dict[str, Any]:
 # --- check-in ---------------------------------------------------------------------------------
 
 
-def _scanner(view: F) -> F:
-    """Resolve the caller's bearer token through the scanner token cache (before the role
-    check), so that a gate's scans skip the token lookup."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if "principal" not in g and scheme.lower() == "bearer" and token.strip():
-            g.principal = services.scanner_principal(token=token.strip())
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)
-
-
 def _gate() -> checkin.Gate:
     """The scanning gate: an enrolled device, or an admin (inspector accounts use devices)."""
     principal = current_principal()
@@ -310,7 +293,6 @@ def _scan(data: dict[str, Any]) -> checkin.Scan:
 
 
 @blp.route("/checkin/redeem", methods=["POST"])
-@_scanner
 @require_roles("inspector")
 @blp.arguments(ScanInSchema)
 @blp.response(200, ScanResultSchema)
@@ -327,7 +309,6 @@ def checkin_redeem(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/checkin/sync", methods=["POST"])
-@_scanner
 @require_roles("inspector")
 @blp.arguments(SyncInSchema)
 @blp.response(200, SyncResultSchema)

@@ -13,7 +13,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,8 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.auth.models import ApiToken, InspectorDevice
-from app.auth.services import Principal, hash_token, resolve_token
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from app.extensions import db
@@ -108,46 +106,6 @@ class _KeySetCache:
             self._value = None
 
 
-#: How long a process may go on accepting a scanner's token after the device or the token was
-#: revoked, or the token expired, in another process. The process that revokes forgets its
-#: cached tokens as soon as the revocation commits.
-SCANNER_TOKEN_TTL_S = 5.0
-
-
-class _ScannerTokenCache:
-    """Bearer tokens of inspector devices resolved to their principals, each for at most
-    `ttl_s`, so that a gate's scans skip the token lookup (staff tokens are never kept)."""
-
-    def __init__(
-        self, *, ttl_s: float, max_size: int = 4096, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._ttl = ttl_s
-        self._max_size = max_size
-        self.clock = clock
-        self._entries: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def resolve(self, token: str) -> Principal | None:
-        key = hash_token(token)
-        now = self.clock()
-        hit = self._entries.get(key)
-        if hit is not None and now < hit[0]:
-            return hit[1]
-        principal = resolve_token(token=token)
-        with self._lock:
-            if principal is None or principal.device_id is None:
-                self._entries.pop(key, None)
-            else:
-                if len(self._entries) >= self._max_size:
-                    self._entries.clear()
-                self._entries[key] = (now + self._ttl, principal)
-        return principal
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 @dataclass(frozen=True)
 class CatalogueRules:
     """Sites and what each product covers, as of one catalogue version."""
@@ -161,7 +119,6 @@ class CatalogueRules:
 def init_app(app: Any) -> None:
     app.extensions["hoian_ticket_keys"] = _KeySetCache(ttl_s=app.config["TICKET_KEYS_CACHE_TTL_S"])
     app.extensions["hoian_ticket_rules"] = (None, None)
-    app.extensions["hoian_scanner_tokens"] = _ScannerTokenCache(ttl_s=SCANNER_TOKEN_TTL_S)
     app.extensions.pop("hoian_ticket_keyring", None)
     payment_methods.register(app, payment_methods.CashDesk())
 
@@ -170,15 +127,7 @@ def forget_caches() -> None:
     """Drop this process's cached keys and rules (after they change, and between tests)."""
     current_app.extensions["hoian_ticket_keys"].expire()
     current_app.extensions["hoian_ticket_rules"] = (None, None)
-    current_app.extensions["hoian_scanner_tokens"].clear()
     current_app.extensions.pop("hoian_ticket_keyring", None)
-
-
-def scanner_principal(*, token: str) -> Principal | None:
-    """The principal of a bearer token, as `resolve_token` says, but remembered for an
-    inspector device for up to `SCANNER_TOKEN_TTL_S` (see there)."""
-    cache: _ScannerTokenCache = current_app.extensions["hoian_scanner_tokens"]
-    return cache.resolve(token)
 
 
 def verification_keys(*, refresh: bool = False) -> KeySet:
@@ -352,20 +301,6 @@ def _forget_key_change_on_rollback(session: Session) -> None:
 
 # A revocation (or any change) of a device or token in this process empties the cache once it
 # commits; the flag outlives a rolled-back transaction at worst, costing one needless clear.
-@event.listens_for(Session, "after_flush")
-def _note_token_changes(session: Session, flush_context: Any) -> None:
-    if any(
-        isinstance(row, ApiToken | InspectorDevice) for row in (*session.dirty, *session.deleted)
-    ):
-        session.info["scanner_tokens_changed"] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_tokens_after_commit(session: Session) -> None:
-    if session.info.pop("scanner_tokens_changed", False) and has_app_context():
-        current_app.extensions["hoian_scanner_tokens"].clear()
-
-
 def _signing_key() -> PrivateSigningKey:
     row = _active_key_row()
     if row is None:

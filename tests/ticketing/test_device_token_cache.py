@@ -1,5 +1,5 @@
-"""Scanners' tokens are remembered for a few seconds per process: a revocation made by another
-process takes effect within SCANNER_TOKEN_TTL_S, one made by this process at once."""
+"""Inspector devices' tokens are remembered for a few seconds per process: a revocation made by
+another process takes effect within DEVICE_TOKEN_CACHE_TTL_S, one made by this process at once."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sqlalchemy import select, update
 from app.auth.models import ApiToken, InspectorDevice
 from app.auth.services import hash_token
 from app.db import utcnow
-from app.ticketing import services
 from tests.app.test_shell import assert_error
 from tests.ticketing.conftest import BRIDGE, CERAMICS, TAN_KY, Shop, redeem
 
@@ -31,7 +30,7 @@ class _Clock:
 @pytest.fixture
 def clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> _Clock:
     fake = _Clock()
-    monkeypatch.setattr(app.extensions["hoian_scanner_tokens"], "clock", fake)
+    monkeypatch.setattr(app.extensions["hoian_device_tokens"], "clock", fake)
     return fake
 
 
@@ -54,7 +53,7 @@ def _revoke_elsewhere(db: Any, headers: dict[str, str]) -> None:
 
 
 def test_a_device_revoked_elsewhere_is_refused_within_the_bound(
-    client: Any, shop: Shop, device: Headers, db: Any, clock: _Clock
+    app: Flask, client: Any, shop: Shop, device: Headers, db: Any, clock: _Clock
 ) -> None:
     gate = device()
     ticket = shop.ticket()
@@ -62,7 +61,7 @@ def test_a_device_revoked_elsewhere_is_refused_within_the_bound(
     assert first["reason"] == "ok"
     _revoke_elsewhere(db, gate)
 
-    clock.now += services.SCANNER_TOKEN_TTL_S - 0.5
+    clock.now += app.config["DEVICE_TOKEN_CACHE_TTL_S"] - 0.5
     assert redeem(client, gate, site=TAN_KY, code=ticket.code).get_json()["reason"] == "ok"
     clock.now += 0.5
     assert_error(redeem(client, gate, site=CERAMICS, code=ticket.code), 401)
