@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import Conflict
-from app.ticketing.models import Order, OrderStatus
+from app.ticketing import payment_methods
+from app.ticketing.models import Order
 from payments import bank, services, stripe_gateway
 from payments.models import PaymentMethodName, RefundOrigin, RefundState
 
@@ -46,10 +47,8 @@ class VietQRTransfer:
         return bank.refund(order=order, amount=amount)
 
 
-class CashDesk:
-    """Paid and refunded in cash at a ticket desk, with payment rows like the other methods."""
-
-    name = PaymentMethodName.CASH.value
+class CashDesk(payment_methods.CashDesk):
+    """Ticketing's cash desk, with payment and refund rows like the other methods."""
 
     def start(self, order: Order) -> None:
         payment = services.new_payment(order=order, method=PaymentMethodName.CASH, source="api")
@@ -57,29 +56,17 @@ class CashDesk:
 
     def collect(self, *, order: Order, amount_received: int) -> dict[str, Any]:
         services.record_desk_payment(order, amount_received=amount_received)
-        return {"amount_received": amount_received}
-
-    def instructions(self, order: Order) -> dict[str, Any]:
-        if order.status != OrderStatus.PENDING.value:
-            return {}
-        return {
-            "pay_at": "ticket desk",
-            "reference": order.code,
-            "amount": order.total_amount,
-            "currency": order.currency,
-        }
+        return super().collect(order=order, amount_received=amount_received)
 
     def refund(self, *, order: Order, amount: int) -> dict[str, Any]:
-        answer = {"handed_back_at": "ticket desk", "amount": amount, "currency": order.currency}
-        if amount == 0:
-            return answer
-        payment = services.refundable_payment(order, method=PaymentMethodName.CASH)
-        services.record_refund(
-            payment,
-            amount=amount,
-            state=RefundState.SUCCEEDED,
-            origin=RefundOrigin.DESK,
-            source=services.desk_source(),
-            tickets_refunded=services.unlinked_refunded_tickets(order),
-        )
-        return answer
+        if amount:
+            payment = services.refundable_payment(order, method=PaymentMethodName.CASH)
+            services.record_refund(
+                payment,
+                amount=amount,
+                state=RefundState.SUCCEEDED,
+                origin=RefundOrigin.DESK,
+                source=services.desk_source(),
+                tickets_refunded=services.unlinked_refunded_tickets(order),
+            )
+        return super().refund(order=order, amount=amount)

@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,6 +18,8 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 os.environ["APP_ENV"] = "testing"
 
@@ -58,6 +61,28 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         **overrides,
     }
     return create_app(config)
+
+
+@contextmanager
+def scratch_postgres_app(prefix: str, **overrides: Any) -> Iterator[Flask]:
+    """An app on a new, empty PostgreSQL database that is dropped afterwards."""
+    url = service_or_skip("PostgreSQL", POSTGRES_URL, 5432)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(
+        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    database = make_url(url).set(drivername="postgresql+psycopg", database=name)
+    app = make_app(database.render_as_string(hide_password=False), **overrides)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            _db.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def migrate_and_seed(app: Flask) -> None:

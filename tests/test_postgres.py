@@ -8,11 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import POSTGRES_URL, make_app, migrate_and_seed, service_or_skip
+from tests.conftest import (
+    migrate_and_seed,
+    scratch_postgres_app,
+)
 
 pytestmark = pytest.mark.postgres
 BRIDGE = "japanese-covered-bridge"
@@ -20,27 +22,9 @@ BRIDGE = "japanese-covered-bridge"
 
 @pytest.fixture(scope="module")
 def pg_app() -> Iterator[Flask]:
-    url = service_or_skip("PostgreSQL", POSTGRES_URL, 5432)
-    name = f"hoian_test_{secrets.token_hex(4)}"
-    admin = create_engine(
-        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    app = make_app(
-        make_url(url)
-        .set(drivername="postgresql+psycopg", database=name)
-        .render_as_string(hide_password=False)
-    )
-    try:
+    with scratch_postgres_app("hoian_test") as app:
         migrate_and_seed(app)
         yield app
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_empty_postgres_is_migrated_and_ready(pg_app: Flask) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from content.cache import bump_catalogue_version
 from content.models import Site
 from content.schemas import SLUG_RE
 from content.seeding import SEED_DIR as CONTENT_SEED_DIR
+from content.seeding import LoadReport
 
 SEED_DIR = CONTENT_SEED_DIR / "products"
 
@@ -77,17 +77,6 @@ class _ProductFileSchema(Schema):
             raise ValidationError("daily_capacity is for products sold by date", "sale")
         if sale["starts_at"] and sale["ends_at"] and sale["ends_at"] <= sale["starts_at"]:
             raise ValidationError("ends_at must be after starts_at", "sale")
-
-
-@dataclass
-class ProductLoadReport:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated)
 
 
 def _read(path: Path, languages: list[str]) -> dict[str, Any]:
@@ -171,7 +160,7 @@ def _apply(product: Product, wanted: dict[str, Any]) -> None:
         product.site_links.remove(link)
 
 
-def load_products(*, directory: Path = SEED_DIR, languages: list[str]) -> ProductLoadReport:
+def load_products(*, directory: Path = SEED_DIR, languages: list[str]) -> LoadReport:
     """Create or update every product from the YAML files; the caller commits."""
     files = sorted(directory.glob("*.yaml"))
     if not files:
@@ -191,7 +180,7 @@ def load_products(*, directory: Path = SEED_DIR, languages: list[str]) -> Produc
         missing = sorted(set(data["sites"]) - set(site_ids))
         if missing:
             raise ProductSeedError(f"{path}: unknown sites {missing}; load the catalogue first")
-    report = ProductLoadReport()
+    report = LoadReport()
     for _path, data in documents:
         wanted = _wanted(data, site_ids)
         product = db.session.get(Product, data["id"])

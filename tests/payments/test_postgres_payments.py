@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 
 from app.audit import AuditLog
 from app.extensions import db
 from app.ticketing.models import Order
 from payments import services
 from payments.models import StripeEvent
-from tests.conftest import POSTGRES_URL, make_app, migrate_and_seed, service_or_skip
+from tests.conftest import (
+    migrate_and_seed,
+    scratch_postgres_app,
+)
 from tests.payments.conftest import PAYMENT_CONFIG, deliver_stripe, prepare_shop
 from tests.payments.stripe_fake import FakeStripe
 
@@ -27,31 +29,12 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def pg_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    url = service_or_skip("PostgreSQL", POSTGRES_URL, 5432)
-    name = f"hoian_pay_{secrets.token_hex(4)}"
-    admin = create_engine(
-        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    app = make_app(
-        make_url(url)
-        .set(drivername="postgresql+psycopg", database=name)
-        .render_as_string(hide_password=False),
-        **PAYMENT_CONFIG,
-    )
-    try:
+    with scratch_postgres_app("hoian_pay", **PAYMENT_CONFIG) as app:
         migrate_and_seed(app)
         with app.app_context():
             prepare_shop(app, Path(tmp_path_factory.mktemp("keys")))
             db.session.commit()
         yield app
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _card_order(app: Flask, fake: FakeStripe) -> dict[str, Any]:

@@ -14,15 +14,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from app.auth import services as auth_services
 from app.extensions import db
 from app.ticketing import services
 from app.ticketing.models import Ticket, TicketEntry
 from app.ticketing.seeding import load_products
-from tests.conftest import POSTGRES_URL, make_app, migrate_and_seed, service_or_skip
+from tests.conftest import (
+    make_app,
+    migrate_and_seed,
+    scratch_postgres_app,
+)
 from tests.ticketing.conftest import OLD_TOWN_SITES
 
 SCANNERS = 12
@@ -127,28 +130,12 @@ def test_racing_scanners_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_app(tmp_path: Path) -> Iterator[Flask]:
-    url = service_or_skip("PostgreSQL", POSTGRES_URL, 5432)
-    name = f"hoian_tickets_{secrets.token_hex(4)}"
-    admin = create_engine(
-        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    app = make_app(
-        make_url(url)
-        .set(drivername="postgresql+psycopg", database=name)
-        .render_as_string(hide_password=False),
+    with scratch_postgres_app(
+        "hoian_tickets",
         TICKET_KEYS_DIR=str(tmp_path / "keys"),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": SCANNERS, "max_overflow": 4},
-    )
-    try:
+    ) as app:
         yield app
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.postgres
