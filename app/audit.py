@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import utcnow
@@ -35,23 +35,44 @@ class AuditLog(db.Model):  # type: ignore[name-defined,misc]
         return f"<AuditLog {self.id} {self.action} {self.object_type}:{self.object_id}>"
 
 
+def _values(
+    *, action: str, object_type: str, object_id: object, changes: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An audit row's columns, attributed to the authenticated actor (or 'system')."""
+    principal = g.get("principal") if has_request_context() else None
+    return {
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "changes": changes or {},
+        "actor_user_id": principal.user_id if principal else None,
+        "actor_device_id": principal.device_id if principal else None,
+        "actor_label": principal.label if principal else "system",
+        "request_id": g.get("request_id") if has_request_context() else None,
+    }
+
+
 def record(
     *, action: str, object_type: str, object_id: object, changes: dict[str, Any] | None = None
 ) -> AuditLog:
-    """Add an audit row for a write, attributed to the authenticated actor (or 'system')."""
-    principal = g.get("principal") if has_request_context() else None
+    """Add an audit row for a write to the session (written with the rest of the unit)."""
     row = AuditLog(
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        changes=changes or {},
-        actor_user_id=principal.user_id if principal else None,
-        actor_device_id=principal.device_id if principal else None,
-        actor_label=principal.label if principal else "system",
-        request_id=g.get("request_id") if has_request_context() else None,
+        **_values(action=action, object_type=object_type, object_id=object_id, changes=changes)
     )
     db.session.add(row)
     return row
+
+
+_INSERT = insert(AuditLog.__table__)
+
+
+def record_now(
+    *, action: str, object_type: str, object_id: object, changes: dict[str, Any] | None = None
+) -> None:
+    """Write an audit row at once with one INSERT, in the current transaction: for hot paths
+    (a gate scan) that use Core statements and should not pay for the ORM's flush."""
+    values = _values(action=action, object_type=object_type, object_id=object_id, changes=changes)
+    db.session.execute(_INSERT, values)
 
 
 def list_entries(

