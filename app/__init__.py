@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from app import ratelimit
 from app.config import load_config
+from app.db import ping_after_idle
 from app.errors import error_response, register_error_handlers
 from app.extensions import api, db, migrate
 from app.logs import configure_logging
@@ -33,6 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_after_idle(engine, idle_s=app.config["DB_PING_AFTER_IDLE_S"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     ratelimit.init_app(app)
     api.init_app(app)

@@ -35,7 +35,7 @@ class AuditLog(db.Model):  # type: ignore[name-defined,misc]
         return f"<AuditLog {self.id} {self.action} {self.object_type}:{self.object_id}>"
 
 
-def _values(
+def row_values(
     *, action: str, object_type: str, object_id: object, changes: dict[str, Any] | None
 ) -> dict[str, Any]:
     """An audit row's columns, attributed to the authenticated actor (or 'system')."""
@@ -57,7 +57,7 @@ def record(
 ) -> AuditLog:
     """Add an audit row for a write to the session (written with the rest of the unit)."""
     row = AuditLog(
-        **_values(action=action, object_type=object_type, object_id=object_id, changes=changes)
+        **row_values(action=action, object_type=object_type, object_id=object_id, changes=changes)
     )
     db.session.add(row)
     return row
@@ -71,7 +71,13 @@ def record_now(
 ) -> None:
     """Write an audit row at once with one INSERT, in the current transaction: for hot paths
     (a gate scan) that use Core statements and should not pay for the ORM's flush."""
-    values = _values(action=action, object_type=object_type, object_id=object_id, changes=changes)
+    insert_row(
+        row_values(action=action, object_type=object_type, object_id=object_id, changes=changes)
+    )
+
+
+def insert_row(values: dict[str, Any]) -> None:
+    """INSERT one audit row made by `row_values`, now, in the current transaction."""
     db.session.execute(_INSERT, values)
 
 

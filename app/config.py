@@ -44,7 +44,9 @@ class Config:
     APP_ENV = "development"
     SECRET_KEY = INSECURE_DEV_SECRET
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled from instance_path when unset
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    # A pooled connection idle for longer than this is checked before use (app.db.ping_after_idle).
+    DB_PING_AFTER_IDLE_S = 10.0
     REDIS_URL: str | None = None
     PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     MEDIA_DIR: str | None = None  # default: <instance>/media
@@ -126,6 +128,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_TOKEN_TTL_HOURS": ("TOKEN_TTL_HOURS", int),
     "HOIAN_DEVICE_TOKEN_TTL_DAYS": ("DEVICE_TOKEN_TTL_DAYS", int),
     "HOIAN_DEVICE_TOKEN_CACHE_TTL_S": ("DEVICE_TOKEN_CACHE_TTL_S", float),
+    "HOIAN_DB_PING_AFTER_IDLE_S": ("DB_PING_AFTER_IDLE_S", float),
     "HOIAN_LOGIN_RATE_LIMIT": ("LOGIN_RATE_LIMIT", str),
     "HOIAN_CATALOGUE_VERSION_TTL_S": ("CATALOGUE_VERSION_TTL_S", float),
     "HOIAN_TIMEZONE": ("TIMEZONE", str),

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from app.extensions import db
 from tests.conftest import (
@@ -81,3 +82,21 @@ def test_racing_editors_on_postgres_exactly_one_wins(pg_app: Flask) -> None:
     assert sorted(statuses) == [200] + [412] * 7
     summary = pg_app.test_client().get(f"/api/v1/sites/{BRIDGE}?lang=en").get_json()["summary"]
     assert summary.startswith("Editor ")
+
+
+def test_a_connection_killed_while_idle_is_replaced_before_use() -> None:
+    """Pooled connections are pinged only after sitting idle (app.db.ping_after_idle): one
+    whose server process died meanwhile is swapped for a fresh one, and the request succeeds."""
+    with scratch_postgres_app("hoian_ping", DB_PING_AFTER_IDLE_S=0.0) as app:
+        with app.app_context():
+            before = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            db.session.commit()
+            db.session.remove()  # back to the pool, idle from now
+            admin = create_engine(db.engine.url, poolclass=NullPool)
+            with admin.connect() as conn:
+                killed = conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
+                assert killed.scalar() is True
+            admin.dispose()
+        with app.app_context():
+            after = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            assert after != before

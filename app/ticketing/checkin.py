@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, func, insert, select, update
+from sqlalchemy import Boolean, Insert, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import audit
@@ -162,6 +162,104 @@ _ADD_SCAN_ONCE: dict[str, Insert] = {
     .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
     .returning(_SCANS.c.id),
 }
+
+
+_AUDIT = audit.AuditLog.__table__
+_SCAN_COLUMNS = (
+    "actor", "nonce", "device_id", "user_id", "mode", "site_id", "ticket_id", "scanned_at",
+    "received_at", "admitted", "status", "reason", "conflict", "response",
+)  # fmt: skip
+_ENTRY_COLUMNS = (
+    "ticket_id", "site_id", "entered_at", "recorded_at", "mode", "device_id", "user_id",
+)  # fmt: skip
+_AUDIT_COLUMNS = (
+    "at", "action", "object_type", "object_id", "changes", "actor_user_id", "actor_device_id",
+    "actor_label", "request_id",
+)  # fmt: skip
+
+
+def _params(table: Any, prefix: str, columns: Sequence[str]) -> list[Any]:
+    return [bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in columns]
+
+
+def _insert_for_each(
+    table: Any, prefix: str, columns: Sequence[str], source: Any, *where: Any
+) -> Any:
+    """INSERT one row of bound values for each row of `source` (a CTE), returning its first
+    primary-key-or-reference column."""
+    rows = select(*_params(table, prefix, columns)).select_from(source).where(*where)
+    return insert(table).from_select(list(columns), rows).returning(table.c[columns[0]])
+
+
+def _admission_statement() -> Any:
+    """PostgreSQL: the scan, its entry, the ticket's counter and the audit row in ONE statement
+    (data-modifying CTEs), so that a gate scan is two round trips (lock, write) plus commit.
+
+    The entry, the counter and the audit row are taken from the scan's RETURNING: when the
+    nonce was used before, the scan inserts nothing and neither does the rest. `:enters` is
+    false for a refusal, which then writes only the scan.
+    """
+    scan = (
+        postgresql.insert(_SCANS)
+        .values(dict(zip(_SCAN_COLUMNS, _params(_SCANS, "s_", _SCAN_COLUMNS), strict=True)))
+        .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
+        .returning(_SCANS.c.id)
+        .cte("scan")
+    )
+    entry = _insert_for_each(
+        _ENTRIES, "e_", _ENTRY_COLUMNS, scan, bindparam("enters", type_=Boolean)
+    ).cte("entry")
+    counted = (
+        update(_TICKETS)
+        .where(_TICKETS.c.id.in_(select(entry.c.ticket_id)))
+        .values(
+            entries_count=_TICKETS.c.entries_count + 1,
+            first_used_at=bindparam("first_use", type_=_TICKETS.c.first_used_at.type),
+            updated_at=bindparam("e_recorded_at", type_=_TICKETS.c.updated_at.type),
+        )
+        .returning(_TICKETS.c.id)
+        .cte("counted")
+    )
+    audited = _insert_for_each(_AUDIT, "a_", _AUDIT_COLUMNS, entry).cte("audited")
+    return select(scan.c.id).add_cte(entry, counted, audited)
+
+
+_ADMIT_IN_ONE = _admission_statement()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The entry a scan earned: its row, the ticket's first use after it, its audit row."""
+
+    row: dict[str, Any]
+    first_use: datetime | None
+    audit: dict[str, Any]
+
+
+def _write_scan(scan_row: dict[str, Any], entry: _Entry | None, *, now: datetime) -> int | None:
+    """Store the scan and the entry it earned, unless the gate used this nonce before (then
+    nothing is written and None is returned). The scan goes first, so a replay writes nothing."""
+    if db.engine.dialect.name == "postgresql":
+        params: dict[str, Any] = {f"s_{k}": v for k, v in scan_row.items()}
+        params["enters"] = entry is not None
+        params.update({f"e_{name}": None for name in _ENTRY_COLUMNS})
+        params.update({f"a_{name}": None for name in _AUDIT_COLUMNS})
+        params["first_use"] = None
+        if entry is not None:
+            params.update({f"e_{k}": v for k, v in entry.row.items()})
+            params.update({f"a_{k}": v for k, v in entry.audit.items()})
+            params["a_at"], params["first_use"] = now, entry.first_use
+        scan_id: int | None = db.session.scalar(_ADMIT_IN_ONE, params)
+        return scan_id
+    scan_id = db.session.scalar(_ADD_SCAN_ONCE[db.engine.dialect.name], scan_row)
+    if scan_id is not None and entry is not None:
+        db.session.execute(_ADD_ENTRY, entry.row)
+        db.session.execute(
+            _COUNT_ENTRY,
+            {"ticket": entry.row["ticket_id"], "first_use": entry.first_use, "now": now},
+        )
+        audit.insert_row(entry.audit)
+    return scan_id
 
 
 @dataclass
@@ -340,35 +438,27 @@ def _record(
         if enters and (first_used_at is None or entered_at < first_used_at):
             first_used_at = entered_at
         answer["ticket"] = _ticket_view(ticket, rules, entries=entries, first_used_at=first_used_at)
-    # The scan goes first: when its nonce was already used, nothing else is written.
-    scan_id = db.session.scalar(
-        _ADD_SCAN_ONCE[db.engine.dialect.name],
-        {
-            "actor": gate.actor,
-            "nonce": scan.nonce,
-            "device_id": gate.device_id,
-            "user_id": gate.user_id,
-            "mode": mode.value,
-            "site_id": site_id,
-            "ticket_id": ticket.id if ticket is not None else None,
-            "scanned_at": scan.scanned_at,
-            "received_at": now,
-            "admitted": admitted,
-            "status": answer["status"],
-            "reason": decision.reason.value,
-            "conflict": answer["conflict"],
-            "response": answer,
-        },
-    )
-    if scan_id is None:
-        earlier = _earlier_answer(gate, scan.nonce)
-        assert earlier is not None  # the conflict was on this gate's nonce
-        return earlier, True
+    scan_row = {
+        "actor": gate.actor,
+        "nonce": scan.nonce,
+        "device_id": gate.device_id,
+        "user_id": gate.user_id,
+        "mode": mode.value,
+        "site_id": site_id,
+        "ticket_id": ticket.id if ticket is not None else None,
+        "scanned_at": scan.scanned_at,
+        "received_at": now,
+        "admitted": admitted,
+        "status": answer["status"],
+        "reason": decision.reason.value,
+        "conflict": answer["conflict"],
+        "response": answer,
+    }
+    entry: _Entry | None = None
     if enters:
         assert ticket is not None
-        db.session.execute(
-            _ADD_ENTRY,
-            {
+        entry = _Entry(
+            row={
                 "ticket_id": ticket.id,
                 "site_id": site_id,
                 "entered_at": entered_at,
@@ -377,17 +467,26 @@ def _record(
                 "device_id": gate.device_id,
                 "user_id": gate.user_id,
             },
+            first_use=first_used_at,
+            audit=audit.row_values(
+                action="ticket.redeem",
+                object_type="ticket",
+                object_id=format_serial(ticket.serial),
+                changes={
+                    "site": site_slug,
+                    "mode": mode.value,
+                    "entries_left": decision.entries_left,
+                },
+            ),
         )
-        db.session.execute(
-            _COUNT_ENTRY, {"ticket": ticket.id, "first_use": first_used_at, "now": now}
-        )
+    scan_id = _write_scan(scan_row, entry, now=now)
+    if scan_id is None:
+        earlier = _earlier_answer(gate, scan.nonce)
+        assert earlier is not None  # the conflict was on this gate's nonce
+        return earlier, True
+    if entry is not None:
+        assert ticket is not None
         ticket.entries, ticket.first_used_at = entries, first_used_at
-        audit.record_now(
-            action="ticket.redeem",
-            object_type="ticket",
-            object_id=format_serial(ticket.serial),
-            changes={"site": site_slug, "mode": mode.value, "entries_left": decision.entries_left},
-        )
     if conflict is not None:
         audit.record_now(
             action="checkin.conflict",

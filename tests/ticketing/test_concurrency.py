@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.audit import AuditLog
 from app.auth import services as auth_services
 from app.extensions import db
 from app.ticketing import services
@@ -120,6 +121,12 @@ def _check(app: Flask, answers: list[dict[str, Any]], limits: dict[str, int]) ->
         limits_by_id = dict(db.session.execute(select(Ticket.id, Ticket.max_sites)).all())
         for ticket_id, count in entries:
             assert count == counted[ticket_id] == limits_by_id[ticket_id]
+        # Every entry has its audit row, attributed to the device that scanned it.
+        redeemed = db.session.scalars(
+            select(AuditLog).where(AuditLog.action == "ticket.redeem")
+        ).all()
+        assert len(redeemed) == sum(admitted.values())
+        assert all(row.actor_device_id and row.changes["site"] in SITES for row in redeemed)
 
 
 def test_racing_scanners_on_sqlite(tmp_path: Path) -> None:
@@ -142,6 +149,33 @@ def pg_app(tmp_path: Path) -> Iterator[Flask]:
 def test_racing_scanners_on_postgres(pg_app: Flask) -> None:
     codes, devices, limits = _prepare(pg_app)
     _check(pg_app, _race(pg_app, codes, devices), limits)
+
+
+@pytest.mark.postgres
+def test_a_repeated_nonce_on_postgres_writes_nothing_more(pg_app: Flask) -> None:
+    """On PostgreSQL a scan is one statement (scan, entry, counter, audit): a replayed nonce
+    must get the first answer and add no entry, no count and no audit row."""
+    codes, devices, _ = _prepare(pg_app)
+    client = pg_app.test_client()
+    scan = {
+        "secret": codes[0],
+        "site": SITES[0],
+        "nonce": "replayed-nonce-1",
+        "scanned_at": datetime.now(UTC).isoformat(),
+    }
+    first = client.post("/api/v1/checkin/redeem", json=scan, headers=devices[0])
+    again = client.post("/api/v1/checkin/redeem", json=scan, headers=devices[0])
+    other = client.post(
+        "/api/v1/checkin/redeem", json={**scan, "nonce": "another-nonce-2"}, headers=devices[0]
+    )
+    assert first.get_json()["status"] == "ok" and first.get_json()["entries_left"] == 2
+    assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"]
+    assert other.get_json()["reason"] == "already_redeemed"
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TicketEntry)) == 1
+        assert db.session.scalar(select(func.sum(Ticket.entries_count))) == 1
+        actions = db.session.scalars(select(AuditLog.action)).all()
+        assert actions.count("ticket.redeem") == 1
 
 
 @pytest.mark.postgres
