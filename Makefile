@@ -7,15 +7,16 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages: zbarimg decodes our QR codes in tests, wrk drives the benchmarks; ffmpeg
-# decodes uploads and encodes guide audio, espeak-ng speaks every language (Vietnamese included).
-APT_PACKAGES := zbar-tools wrk ffmpeg espeak-ng
+# decodes uploads and encodes guide audio, espeak-ng speaks every language (Vietnamese included);
+# chromium runs the tourist-page browser tests, DejaVu gives the plaque PDFs Vietnamese glyphs.
+APT_PACKAGES := zbar-tools wrk ffmpeg espeak-ng chromium fonts-dejavu-core
 # The speech pipeline's virtualenv: the web stack plus torch, Whisper, Argos, Coqui and Piper
 # (about 8.6 GB, installed once per requirements hash and reused, like the web one).
 SPEECH_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-speech.txt | sha256sum | cut -c1-12)
 SPEECH_VENV ?= $(HOME)/.cache/hoian/speech-$(SPEECH_HASH)
 export FLASK_APP := wsgi:app
 
-.PHONY: help venv speech-venv system-deps run serve db seed test lint format bench docker clean
+.PHONY: help venv speech-venv system-deps run serve db guides test lint format bench docker clean
 
 help:
 	@echo "make run    install, migrate, load the Hội An catalogue, serve on http://$(HOST):$(PORT)"
@@ -36,6 +37,9 @@ $(SPEECH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-sp
 	$(SPEECH_VENV)/bin/pip install --quiet --upgrade pip
 	$(SPEECH_VENV)/bin/pip install --quiet -r requirements-speech.txt
 	touch $@
+	@# Older speech venvs (8.8 GB each) are left behind when the requirements change.
+	find $(dir $(SPEECH_VENV)) -maxdepth 1 -name 'speech-*' ! -name '$(notdir $(SPEECH_VENV))' \
+	  -exec rm -rf {} +
 
 speech-venv: $(SPEECH_VENV)/.installed system-deps
 
@@ -53,11 +57,22 @@ db: venv
 	$(BIN)/flask content load
 	$(BIN)/flask tickets setup
 
-run: db
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+# The seeded sites' guides, built by the speech venv: Vietnamese, English from the seed's human
+# translation, and every other configured language `pending` until its translation model is
+# installed. A re-run redoes only what changed (content keys).
+guides: db speech-venv
+	$(SPEECH_VENV)/bin/flask guide build --all --publish
 
-test: venv system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The web process runs in the web venv and never imports the speech stack; narrations uploaded
+# while it runs are processed by child processes of the speech venv's interpreter.
+run: guides
+	HOIAN_SPEECH_PYTHON=$(SPEECH_VENV)/bin/python \
+	  $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
+# The suite runs in the speech venv (a superset of the web one), so the pipeline's tests run
+# against the real models; a test holds the web process to importing none of it.
+test: speech-venv system-deps
+	$(SPEECH_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -57,7 +57,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.ticketing import services as ticket_services
     from app.ticketing.pages import bp as ticket_pages_bp
     from app.ticketing.routes import blp as ticketing_blp
+    from app.web import init_app as init_web
     from content.routes import blp as content_blp
+    from content.routes import media_bp as guide_media_bp
     from payments import init_app as init_payments
     from payments.pages import bp as payment_pages_bp
     from payments.routes import blp as payments_blp
@@ -72,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blp)
     app.register_blueprint(ticket_pages_bp)
     app.register_blueprint(payment_pages_bp)
+    app.register_blueprint(guide_media_bp)
+    init_web(app)
 
 
 def _register_docs_assets(app: Flask) -> None:
@@ -125,9 +129,18 @@ def _register_cli(app: Flask) -> None:
     from app.auth.cli import devices_cli, users_cli
     from app.ticketing.cli import tickets_cli
     from content.cli import content_cli
+    from content.pipeline_cli import guide_cli, models_cli
     from payments.cli import payments_cli
 
-    for group in (users_cli, devices_cli, content_cli, tickets_cli, payments_cli):
+    for group in (
+        users_cli,
+        devices_cli,
+        content_cli,
+        tickets_cli,
+        payments_cli,
+        models_cli,
+        guide_cli,
+    ):
         app.cli.add_command(group)
 
 

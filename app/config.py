@@ -94,6 +94,18 @@ class Config:
     VIETQR_NOTIFY_SECRET: str | None = None
     VIETQR_NOTIFY_TOLERANCE_S = 300
     VIETQR_REFERENCE_PREFIX = "HA"
+
+    # The speech pipeline (content/pipeline.py, content/jobs.py): jobs run in the interpreter
+    # of the speech venv, never in the web process.
+    SPEECH_PYTHON: str | None = None
+    PIPELINE_QUEUE = "guides"
+    PIPELINE_LEASE_S = 120.0
+    PIPELINE_MAX_ATTEMPTS = 3
+    PIPELINE_RETRY_BASE_S = 10.0
+    PIPELINE_MAX_UPLOAD_MB = 50.0
+    PIPELINE_WORKER_IDLE_S = 5.0
+    AUTO_PUBLISH = False
+    PIPELINE_SPAWN_WORKERS = True
     LOG_JSON = True
     LOG_LEVEL = "INFO"
 
@@ -112,6 +124,7 @@ class TestingConfig(Config):
     LOG_JSON = False
     LOGIN_RATE_LIMIT = "1000 per minute"
     ORDER_RATE_LIMIT = "100000 per minute"
+    PIPELINE_SPAWN_WORKERS = False
 
 
 # Environment variable -> (config key, parser)
@@ -150,6 +163,14 @@ _ENV: dict[str, tuple[str, Any]] = {
     "VIETQR_NOTIFY_SECRET": ("VIETQR_NOTIFY_SECRET", str),
     "VIETQR_NOTIFY_TOLERANCE_S": ("VIETQR_NOTIFY_TOLERANCE_S", int),
     "VIETQR_REFERENCE_PREFIX": ("VIETQR_REFERENCE_PREFIX", str),
+    "HOIAN_SPEECH_PYTHON": ("SPEECH_PYTHON", str),
+    "HOIAN_PIPELINE_QUEUE": ("PIPELINE_QUEUE", str),
+    "HOIAN_PIPELINE_LEASE_S": ("PIPELINE_LEASE_S", float),
+    "HOIAN_PIPELINE_MAX_ATTEMPTS": ("PIPELINE_MAX_ATTEMPTS", int),
+    "HOIAN_PIPELINE_RETRY_BASE_S": ("PIPELINE_RETRY_BASE_S", float),
+    "HOIAN_MAX_UPLOAD_MB": ("PIPELINE_MAX_UPLOAD_MB", float),
+    "HOIAN_PIPELINE_WORKER_IDLE_S": ("PIPELINE_WORKER_IDLE_S", float),
+    "HOIAN_AUTO_PUBLISH": ("AUTO_PUBLISH", lambda v: v.lower() in {"1", "true", "yes"}),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }

@@ -18,10 +18,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qs
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, send_file
 from werkzeug.http import parse_etags
 
 from app.i18n import chain_head, negotiate, requested_language
@@ -235,3 +236,19 @@ def install_response_cache(
     app.wsgi_app = middleware  # type: ignore[method-assign]
     app.extensions["hoian_response_cache"] = middleware
     return middleware
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def content_addressed(path: Path | None, *, etag: str, mimetype: str) -> Response:
+    """A file whose URL names its content (guide audio, captions, packs): Range and If-Range,
+    a strong ETag, and a year of caching. A missing file is a 404 in the one error shape."""
+    from app.errors import NotFound
+
+    if path is None or not path.is_file():
+        raise NotFound("no such file")
+    response = send_file(path, mimetype=mimetype, conditional=True, etag=etag, max_age=31_536_000)
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Accept-Ranges"] = "bytes"
+    return response

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextvars
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,3 +199,42 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@contextmanager
+def gunicorn_serving(
+    listener: socket.socket, *, env: dict[str, str], workdir: Path, workers: int = 2
+) -> Iterator[None]:
+    """Run the real app under gunicorn on a socket bound by the test.
+
+    Requests queue in the listener's backlog until the workers accept, so a test never polls
+    for the server to come up. On exit gunicorn stops, and its log must hold no traceback.
+    """
+    bin_dir = Path(sys.executable).parent
+    log_path = workdir / "gunicorn.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            str(bin_dir / "gunicorn"),
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"fd://{listener.fileno()}",
+            "--workers",
+            str(workers),
+            "wsgi:app",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        pass_fds=[listener.fileno()],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+        process.wait(timeout=30)
+        listener.close()
+        log.close()
+    assert b"Traceback" not in log_path.read_bytes()

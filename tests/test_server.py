@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import gunicorn_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -43,32 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"fd://{listener.fileno()}",
-            "--workers",
-            "2",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        pass_fds=[listener.fileno()],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with gunicorn_serving(listener, env=env, workdir=workdir):
         yield "127.0.0.1", port
-    finally:
-        process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
-        process.wait(timeout=30)
-        listener.close()
-        log.close()
-    assert b"Traceback" not in (workdir / "gunicorn.log").read_bytes()
 
 
 def get(

@@ -176,4 +176,4 @@ def test_every_write_endpoint_checks_the_role(
             else:
                 assert response.status_code not in (401, 403), (method, url, role)
             checked += 1
-    assert checked >= 7
+    assert checked >= 10  # with narrations, translations and guide publishing

@@ -1,0 +1,93 @@
+/* The tourist page's enhancements; the page works without them. */
+(() => {
+  "use strict";
+  const PAGES = "hoian-pages";
+  const MEDIA = "hoian-media";
+  const lang = document.documentElement.lang;
+  const store = (key, value) => { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } };
+  const read = (key) => { try { return localStorage.getItem(key); } catch (e) { return null; } };
+
+  // Remember the language: the cookie lets the server answer the next plaque in it.
+  const remember = (code) => {
+    store("hoian:lang", code);
+    document.cookie = "hoian_lang=" + code + "; max-age=31536000; path=/; samesite=lax";
+  };
+  const params = new URLSearchParams(location.search);
+  if (params.has("lang")) remember(lang);
+  const chosen = read("hoian:lang");
+  if (!params.has("lang") && chosen && chosen !== lang && !/(^|; )hoian_lang=/.test(document.cookie)) {
+    location.replace("?lang=" + encodeURIComponent(chosen));
+    return;
+  }
+  document.querySelectorAll("nav a[hreflang]").forEach((link) => {
+    link.addEventListener("click", () => remember(link.getAttribute("hreflang")));
+  });
+
+  const audio = document.getElementById("player");
+  if (audio) {
+    // <audio> draws no captions: show the active cue under the player.
+    const box = document.getElementById("caption");
+    const track = audio.textTracks && audio.textTracks[0];
+    if (track && box) {
+      track.mode = "hidden";
+      track.addEventListener("cuechange", () => {
+        const cues = Array.from(track.activeCues || []);
+        box.textContent = cues.map((cue) => cue.text).join("\n");
+      });
+      audio.addEventListener("play", () => { box.hidden = false; });
+    }
+    // Resume where the tourist stopped listening.
+    const key = "hoian:pos:" + audio.dataset.key;
+    audio.addEventListener("loadedmetadata", () => {
+      const at = parseFloat(read(key) || "0");
+      if (at > 0 && at < audio.duration - 3) audio.currentTime = at;
+    }, { once: true });
+    let saved = 0;
+    audio.addEventListener("timeupdate", () => {
+      if (Math.abs(audio.currentTime - saved) >= 3) { saved = audio.currentTime; store(key, String(saved)); }
+    });
+    audio.addEventListener("ended", () => store(key, "0"));
+  }
+
+  if (!("serviceWorker" in navigator) || !window.caches) return;
+  const panel = document.getElementById("offline");
+  const status = panel && panel.querySelector(".status");
+  const say = (name) => { if (status) status.textContent = panel.dataset[name]; };
+  const playable = () => {
+    if (!audio) return [];
+    const sources = Array.from(audio.querySelectorAll("source"));
+    const pick = sources.find((s) => audio.canPlayType(s.type)) || sources[0];
+    const captions = audio.querySelector("track");
+    return [pick && pick.src, captions && captions.src].filter(Boolean);
+  };
+  const keep = async (pages, media) => {
+    const [pageCache, mediaCache] = await Promise.all([caches.open(PAGES), caches.open(MEDIA)]);
+    for (const url of pages) await pageCache.add(url);
+    for (const url of media) if (!(await mediaCache.match(url))) await mediaCache.add(url);
+  };
+  const save = async (pages, media) => {
+    say("saving");
+    try { await keep(pages, media); say("saved"); } catch (e) { say("failed"); }
+  };
+  const saveTour = async (slug) => {
+    const response = await fetch("/api/v1/packs/tours/" + encodeURIComponent(slug) + "?lang=" + lang);
+    if (!response.ok) throw new Error(response.statusText);
+    const pack = await response.json();
+    const media = pack.files.filter((f) => f.kind === "audio" || f.kind === "captions").map((f) => f.url);
+    await keep(pack.pages, media);
+  };
+  navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).then(() => navigator.serviceWorker.ready).then(async () => {
+    // The first visit loads before the worker runs: keep this page now.
+    const cache = await caches.open(PAGES);
+    if (!(await cache.match(location.href))) await cache.add(location.href);
+    if (!panel) return;
+    panel.hidden = false;
+    panel.querySelector("[data-save-page]").addEventListener("click", () => save([location.href], playable()));
+    panel.querySelectorAll("[data-save-tour]").forEach((button) => {
+      button.addEventListener("click", async () => {
+        say("saving");
+        try { await saveTour(button.dataset.saveTour); say("saved"); } catch (e) { say("failed"); }
+      });
+    });
+  }).catch(() => { /* no offline support: the page still works */ });
+})();

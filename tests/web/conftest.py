@@ -1,0 +1,101 @@
+"""A real server with real guides for the tourist-page tests, and headless Chromium."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import gunicorn_serving
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    workdir: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def get(
+        self, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def _needs_speech_stack() -> None:
+    try:
+        import argostranslate  # noqa: F401
+    except ImportError:
+        pytest.skip("real guides need the speech venv (make speech-venv)")
+    if shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None:
+        pytest.skip("real guides need espeak-ng and ffmpeg (make system-deps)")
+
+
+@pytest.fixture(scope="session")
+def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """gunicorn on a migrated, seeded database where the Fujian hall has real guides."""
+    _needs_speech_stack()
+    workdir = tmp_path_factory.mktemp("web-server")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{workdir / 'hoian.db'}",
+        "MEDIA_DIR": str(workdir / "media"),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "FLASK_APP": "wsgi:app",
+        "LOG_JSON": "true",
+        "LOG_LEVEL": "WARNING",
+        "HOIAN_SPEECH_PYTHON": sys.executable,
+    }
+    for command in (
+        [str(BIN / "flask"), "db", "upgrade"],
+        [str(BIN / "flask"), "content", "load"],
+        [str(BIN / "flask"), "tickets", "setup"],
+        [sys.executable, "-m", "tests.web.build_guides"],
+    ):
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)
+        assert done.returncode == 0, (command, done.stderr.decode()[-3000:])
+    with gunicorn_serving(listener, env=env, workdir=workdir):
+        yield Server("127.0.0.1", port, workdir)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (no browser is ever downloaded)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (make system-deps)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
