@@ -13,6 +13,10 @@ FROM python:3.11-slim-bookworm AS web
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     FLASK_APP=wsgi:app GUNICORN_BIND=0.0.0.0:8000
 
+# The plaque PDFs embed DejaVu (Vietnamese) and Noto CJK (Korean, Chinese, Japanese).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 hoian
 WORKDIR /srv/hoian
 

@@ -8,8 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages: zbarimg decodes our QR codes in tests, wrk drives the benchmarks; ffmpeg
 # decodes uploads and encodes guide audio, espeak-ng speaks every language (Vietnamese included);
-# chromium runs the tourist-page browser tests, DejaVu gives the plaque PDFs Vietnamese glyphs.
-APT_PACKAGES := zbar-tools wrk ffmpeg espeak-ng chromium fonts-dejavu-core
+# chromium runs the tourist-page browser tests; DejaVu and Noto CJK give the plaque PDFs their
+# Vietnamese, Korean, Chinese and Japanese glyphs.
+APT_PACKAGES := zbar-tools wrk ffmpeg espeak-ng chromium fonts-dejavu-core fonts-noto-cjk
 # The speech pipeline's virtualenv: the web stack plus torch, Whisper, Argos, Coqui and Piper
 # (about 8.6 GB, installed once per requirements hash and reused, like the web one).
 SPEECH_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-speech.txt | sha256sum | cut -c1-12)

@@ -25,10 +25,14 @@ from content.models import Site
 from content.presenters import public_url
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-#: Lines printed under the code. DejaVu has no Chinese, Japanese or Korean glyphs, so the PDF
-#: prints the languages it can draw; the SVG, drawn by the viewer's fonts, prints all of them.
+#: Debian's fonts-noto-cjk: one collection holding the Japanese, Korean and Simplified Chinese
+#: faces, embedded (subset) for the lines DejaVu cannot draw.
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+CJK_FACES = {"ja": 0, "ko": 1, "zh": 2}  # the collection's font numbers
+#: Lines printed under the code, in this order. The SVG is drawn with the viewer's fonts; the
+#: PDF embeds DejaVu, and Noto CJK for ko/zh/ja (those lines are left out if it is missing).
 SVG_LANGUAGES = ("vi", "en", "ko", "zh", "ja", "fr", "de", "es", "ru")
-PDF_LANGUAGES = ("vi", "en", "fr", "de", "es", "ru")
+PDF_LANGUAGES = SVG_LANGUAGES
 
 WIDTH, HEIGHT = 148.0, 210.0  # A5 portrait, millimetres
 MARGIN = 10.0
@@ -136,6 +140,9 @@ def _new_pdf(updated_at: datetime) -> FPDF:
     pdf = FPDF(orientation="P", unit="mm", format=(WIDTH, HEIGHT))
     pdf.add_font("DejaVu", "", str(regular))
     pdf.add_font("DejaVu", "B", str(bold))
+    if CJK_FONT.is_file():
+        for lang, number in CJK_FACES.items():
+            pdf.add_font(f"NotoCJK-{lang}", "", str(CJK_FONT), collection_font_number=number)
     pdf.set_auto_page_break(False)
     pdf.set_creation_date(updated_at.astimezone(UTC) if updated_at.tzinfo else updated_at)
     pdf.set_title("Hội An plaques")
@@ -143,11 +150,13 @@ def _new_pdf(updated_at: datetime) -> FPDF:
     return pdf
 
 
-def _centred(pdf: FPDF, y: float, text: str, *, size: float, style: str = "") -> None:
-    pdf.set_font("DejaVu", style, size)
+def _centred(
+    pdf: FPDF, y: float, text: str, *, size: float, style: str = "", family: str = "DejaVu"
+) -> None:
+    pdf.set_font(family, style, size)
     while size > 6 and pdf.get_string_width(text) > WIDTH - 2 * MARGIN:
         size -= 0.5
-        pdf.set_font("DejaVu", style, size)
+        pdf.set_font(family, style, size)
     pdf.set_xy(MARGIN, y)
     pdf.cell(WIDTH - 2 * MARGIN, size * 0.45, text, align="C")
 
@@ -169,7 +178,10 @@ def _pdf_page(pdf: FPDF, plaque: Plaque) -> None:
             pdf.rect(left + x * cell, QR_TOP + y * cell, length * cell, cell, style="F")
     y_text = QR_TOP + QR_SIZE + 4
     for lang in PDF_LANGUAGES:
-        _centred(pdf, y_text, messages(lang)["scan"], size=10.5)
+        family = f"NotoCJK-{lang}" if lang in CJK_FACES else "DejaVu"
+        if family.lower() not in pdf.fonts:
+            continue  # no CJK font on this machine
+        _centred(pdf, y_text, messages(lang)["scan"], size=10.5, family=family)
         y_text += 5.2
     _centred(pdf, HEIGHT - 13, plaque.url, size=9)
 

@@ -89,6 +89,7 @@ def test_pdf_plaque_scans_and_the_printer_gets_every_site(
     assert one.status_code == 200 and one.data.startswith(b"%PDF-")
     assert b"/MediaBox [0 0 419.53 595.28]" in one.data  # A5
     assert b"DejaVuSans" in one.data  # embedded: Vietnamese prints everywhere
+    assert b"NotoSansCJK" in one.data  # and the Korean, Chinese and Japanese lines
     [content] = _pdf_pages(one.data)
     _rasterize_filled_rects(content, tmp_path / "plaque-pdf.png")
     assert _zbar(tmp_path / "plaque-pdf.png") == f"http://127.0.0.1:8000/s/{SITE}"
