@@ -118,10 +118,11 @@ def probe(path: Path) -> ProbeInfo:
         check=False,
     )
     if result.returncode != 0:
+        # ffprobe's last line names the file by its path on this server: keep only its words.
+        detail = (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["unknown"])[-1]
+        detail = detail.replace(f"{path}: ", "").replace(str(path), "the file")
         raise AudioRejected(
-            "the file is not audio that can be read: "
-            + (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["unknown"])[-1],
-            reason="corrupt_audio",
+            f"the file is not audio that can be read ({detail})", reason="corrupt_audio"
         )
     data = json.loads(result.stdout or b"{}")
     streams = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]

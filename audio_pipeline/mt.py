@@ -133,6 +133,10 @@ class ArgosTranslator:
             and self.registry.argos_package(pivot, target)
         ):
             return [source, pivot, target]
+        if pivot in {source, target}:
+            raise ModelMissing(
+                f"no translation model for {source} -> {target}; install argos-{source}-{target}"
+            )
         raise ModelMissing(
             f"no translation model for {source} -> {target} (directly or through {pivot}); "
             f"install argos-{source}-{target} or argos-{source}-{pivot} and argos-{pivot}-{target}"

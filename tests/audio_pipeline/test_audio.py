@@ -47,6 +47,9 @@ def test_garbage_and_truncated_files_are_rejected(
     garbage = tmp_path / "narration.mp3"
     garbage.write_bytes(b"ID3" + bytes(range(256)) * 64)
     assert _reason(garbage, settings) == "corrupt_audio"
+    with pytest.raises(AudioRejected) as caught:
+        audio.load_upload(garbage, settings)
+    assert str(tmp_path) not in str(caught.value)  # staff see the reason, not server paths
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio", encoding="utf-8")
     assert _reason(text, settings) == "corrupt_audio"

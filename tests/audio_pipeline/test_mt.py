@@ -80,6 +80,9 @@ def test_a_missing_model_names_what_to_install(settings: PipelineSettings, tmp_p
     _install(settings, tmp_path, ("vi", "en"))
     with pytest.raises(ModelMissing, match="argos-en-ko"):
         ArgosTranslator(settings).route("vi", "ko")
+    # English itself has no pivot to offer: one package is named, once.
+    with pytest.raises(ModelMissing, match=r"ko -> en; install argos-ko-en$"):
+        ArgosTranslator(settings).route("ko", "en")
 
 
 def test_names_a_model_did_not_carry_through_are_listed_for_review(
