@@ -13,11 +13,11 @@ tombstones: `deleted` rows, answered as `deleted` entries.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import CheckConstraint, Index, String, event, insert, select, update
+from sqlalchemy import CheckConstraint, Index, String, delete, event, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import utcnow
@@ -188,6 +188,12 @@ def changes_since(*, since: int | None, requested: str) -> dict[str, Any]:
     cursor = current_cursor()
     if since is None or since <= 0 or since > cursor:
         return _snapshot(cursor=cursor, since=since, requested=requested)
+    if since < cursor:
+        # The log may have been pruned (`flask content prune-sync`): a cursor from before its
+        # oldest transaction cannot be answered with a delta.
+        oldest = db.session.scalar(select(func.min(SyncChange.seq)))
+        if oldest is None or since < oldest - 1:
+            return _snapshot(cursor=cursor, since=since, requested=requested)
     rows = db.session.execute(
         select(SyncChange.entity, SyncChange.key, SyncChange.deleted)
         .where(SyncChange.seq > since, SyncChange.seq <= cursor)
@@ -223,6 +229,18 @@ def changes_since(*, since: int | None, requested: str) -> dict[str, Any]:
         _tombstone(entity, key) for entity, key in sorted(latest) if (entity, key) not in shown
     ]
     return body
+
+
+def prune(*, older_than: timedelta) -> int:
+    """Forget the log of transactions older than `older_than` (whole transactions only);
+    returns how many rows went. Apps whose cursor is older get a full snapshot next time."""
+    cutoff = utcnow() - older_than
+    keep_from = db.session.scalar(
+        select(func.min(SyncChange.seq)).where(SyncChange.changed_at >= cutoff)
+    )
+    condition = SyncChange.seq < keep_from if keep_from is not None else SyncChange.id.is_not(None)
+    result = db.session.execute(delete(SyncChange).where(condition))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _guides(keys: Any) -> list[tuple[str, str]]:

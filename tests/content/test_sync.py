@@ -88,3 +88,26 @@ def test_sync_answers_if_none_match_with_304(client: Any) -> None:
     first = client.get("/api/v1/sync")
     again = client.get("/api/v1/sync", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
+
+
+def test_a_pruned_log_sends_older_cursors_a_snapshot(client: Any, auth: Any, app: Any) -> None:
+    before = _sync(client)["cursor"]
+    _edit(client, auth, {"texts": {"en": {"summary": "Two centuries of one family."}}})
+    recent = _sync(client, before)["cursor"]
+    # Everything up to now is "old": the CLI forgets it, whole transactions at a time.
+    result = app.test_cli_runner().invoke(args=["content", "prune-sync", "--older-than-days", "1"])
+    assert result.exit_code == 0 and "removed" in result.output
+    with app.app_context():
+        from datetime import timedelta
+
+        from content import sync
+
+        assert sync.prune(older_than=timedelta(days=-1)) > 0  # and now the rest of it
+        _db.session.commit()
+    assert _sync(client, before)["full"] is True  # cannot be answered from the log any more
+    up_to_date = _sync(client, recent)
+    assert up_to_date["full"] is False and up_to_date["sites"] == []
+    _edit(client, auth, {"texts": {"en": {"summary": "A merchant's house."}}})
+    assert [site["slug"] for site in _sync(client, recent)["sites"]] == [SITE]
+    bad = app.test_cli_runner().invoke(args=["content", "prune-sync", "--older-than-days", "0"])
+    assert bad.exit_code != 0 and "0" in bad.output

@@ -4,6 +4,9 @@ const STATIC = "hoian-static-{{ version }}";
 const PAGES = "hoian-pages";
 const MEDIA = "hoian-media";
 const ASSETS = {{ assets|tojson }};
+// Audio and captions kept on the phone: the oldest kept file goes first beyond this many
+// (about 30 guides, well under what browsers allow a site).
+const MEDIA_LIMIT = 120;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(STATIC).then((cache) => cache.addAll(ASSETS)).then(() => self.skipWaiting()));
@@ -49,8 +52,13 @@ async function media(event) {
   if (range && !/^bytes=0-$/.test(range)) return fetch(request);
   // Content-addressed and immutable: fetch the whole file once, keep it, and play it.
   const response = await fetch(request.url);
-  if (response.ok) event.waitUntil(cache.put(request.url, response.clone()));
+  if (response.ok) event.waitUntil(cache.put(request.url, response.clone()).then(() => trim(cache)));
   return response;
+}
+
+async function trim(cache) {
+  const keys = await cache.keys(); // oldest first
+  for (const key of keys.slice(0, Math.max(0, keys.length - MEDIA_LIMIT))) await cache.delete(key);
 }
 
 async function page(request) {
