@@ -141,3 +141,17 @@ def test_ticket_form_shows_mistakes_and_keeps_the_answers(client: Any) -> None:
     )
     assert response.status_code == 422 and 'role="alert"' in response.get_data(as_text=True)
     assert 'value="2"' in response.get_data(as_text=True)
+
+
+def test_every_served_language_has_every_word_with_the_same_placeholders(app: Any) -> None:
+    import string
+
+    from app.web.messages import _EN, MESSAGES
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for lang in app.config["LANGUAGES"]:
+        words = MESSAGES[lang]
+        assert set(words) == set(_EN), lang
+        assert all(fields(words[key]) == fields(_EN[key]) for key in _EN), lang
