@@ -238,3 +238,32 @@ def test_review_then_publish_and_a_human_translation_replaces_the_machine_one(
     en = client.get(f"/api/v1/sites/{SITE}/guide?lang=en").get_json()
     assert en["status"] == "ready" and en["lang"] == "en" and en["machine_translated"] is False
     assert "seventeenth century" in en["transcript"]
+
+
+def test_a_voice_that_fails_to_load_fails_its_task_and_leaves_the_published_guide(
+    pipeline_app: Flask, start_text_job: Callable[..., int]
+) -> None:
+    """An installed voice whose model is broken: the speech task fails with the reason and
+    the voice named, nothing is retried in vain, and listeners keep the published guide."""
+    import json
+
+    from content import guides
+    from content.jobs import pipeline_settings
+
+    _run(start_text_job())
+    with pipeline_app.app_context():
+        before = guides.guide_document(_site(), requested="vi")
+        folder = pipeline_settings().model_dir / "tts" / "broken-vi"
+    folder.mkdir(parents=True)
+    (folder / "voice.json").write_text(
+        json.dumps({"engine": "piper", "languages": ["vi"], "licence": "CC0", "quality": 99})
+    )
+    (folder / "broken-vi.onnx").write_bytes(b"not an onnx model")
+    job = _run(start_text_job(VI_TEXT + " Xin cảm ơn."))
+    speech = next(s for s in job["stages"] if s["stage"] == "speech" and s["lang"] == "vi")
+    assert speech["status"] == "failed" and speech["attempts"] == 1
+    assert speech["error"]["reason"] == "model_load_failed"
+    assert "broken-vi" in speech["error"]["message"]
+    assert job["status"] == "failed"
+    with pipeline_app.app_context():
+        assert guides.guide_document(_site(), requested="vi") == before
