@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,51 @@ def test_the_page_works_without_javascript(guide_server: Server, chromium: Any) 
         assert "Pay at a ticket desk" in page.content()
     finally:
         context.close()
+
+
+# WCAG 2.1 A and AA, as axe-core (the engine behind Lighthouse's accessibility audit) checks them.
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def test_axe_finds_no_wcag_aa_violation(
+    guide_server: Server, chromium: Any, artifacts_dir: Path
+) -> None:
+    """The page in a ready language, in a pending one (notice and fallback), in Vietnamese,
+    without JavaScript, and the ticket form: no WCAG 2.1 A/AA violation axe-core can detect."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    pages = {
+        "ready-en": (f"/s/{SITE}?lang=en", True),
+        "pending-de": (f"/s/{SITE}?lang=de", True),
+        "vi": (f"/s/{SITE}?lang=vi", True),
+        "no-js-fr": (f"/s/{SITE}?lang=fr", False),
+        "ticket-form-ko": ("/buy/old-town-pass?lang=ko", True),
+    }
+    report: dict[str, Any] = {}
+    for name, (path, script) in pages.items():
+        context = _context(chromium, service_workers="block")
+        page = context.new_page()
+        try:
+            if not script:
+                # axe is JavaScript itself: check the HTML as served, with its scripts removed,
+                # which is what a browser without JavaScript shows.
+                html = page.request.get(guide_server.base + path).text()
+                html = re.sub(r"<script\b.*?</script>", "", html, flags=re.S)
+                page.route(
+                    guide_server.base + path,
+                    lambda route, _request, body=html: route.fulfill(
+                        body=body, content_type="text/html"
+                    ),
+                )
+            page.goto(guide_server.base + path)
+            results = axe.run(page, options=WCAG_AA)
+            report[name] = {
+                "violations": results.generate_snapshot(),
+                "passes": len(results.response["passes"]),
+            }
+        finally:
+            context.close()
+    (artifacts_dir / "axe-wcag-aa.json").write_text(json.dumps(report, indent=2) + "\n")
+    assert all(not entry["violations"] for entry in report.values()), report
+    assert all(entry["passes"] > 10 for entry in report.values()), report
