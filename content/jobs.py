@@ -43,6 +43,7 @@ from content.models import (
     PipelineJob,
     PipelineTask,
     Provenance,
+    Site,
     SourceKind,
     TaskStage,
     TaskState,
@@ -101,6 +102,28 @@ class Engines:
         from audio_pipeline.glossary import Glossary
 
         return self.get("glossary", lambda: Glossary.from_yaml(GLOSSARY))
+
+
+def site_glossary(site_id: int) -> Any:
+    """The town's glossary with the site's own names first: its name in every language it has
+    a text in (so "Hội quán Phúc Kiến" comes out of translation as "Fujian Assembly Hall"),
+    with the unaccented spelling of each Latin-script name as a variant Whisper may write."""
+    from unidecode import unidecode
+
+    from audio_pipeline.glossary import Glossary
+    from audio_pipeline.languages import language
+
+    site = db.session.get(Site, site_id)
+    forms = {text.lang: text.name for text in (site.texts if site else []) if text.name.strip()}
+    if len(forms) < 2:
+        return engines().glossary()
+    variants = {
+        lang: [unidecode(name)]
+        for lang, name in forms.items()
+        if language(lang).latin and unidecode(name) != name
+    }
+    own = Glossary.from_data([{"forms": forms, "variants": variants}])
+    return engines().glossary().merged(own)
 
 
 _engines: dict[PipelineSettings, Engines] = {}
@@ -271,7 +294,7 @@ def _source(task: PipelineTask, narration: Narration, beat: Heartbeat) -> Outcom
         media_dir() / narration.recording_path,
         lang=narration.source_lang,
         transcriber=eng.transcriber(),
-        glossary=eng.glossary(),
+        glossary=site_glossary(narration.site_id),
         settings=eng.settings,
     )
     text = transcript.text
@@ -311,7 +334,7 @@ def _translate(task: PipelineTask, narration: Narration, beat: Heartbeat) -> Out
         source=narration.source_lang,
         target=task.lang,
         translator=eng.translator(),
-        glossary=eng.glossary(),
+        glossary=site_glossary(narration.site_id),
         settings=eng.settings,
     )
     text = join(translation.structure, task.lang)

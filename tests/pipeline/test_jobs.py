@@ -267,3 +267,26 @@ def test_a_voice_that_fails_to_load_fails_its_task_and_leaves_the_published_guid
     assert job["status"] == "failed"
     with pipeline_app.app_context():
         assert guides.guide_document(_site(), requested="vi") == before
+
+
+def test_a_sites_own_names_lead_the_glossary_for_whisper_and_translation(
+    pipeline_app: Flask,
+) -> None:
+    """The Tấn Ký house's names come from the catalogue: protected through translation into
+    the site's English name, and an unaccented spelling in a transcript is put right."""
+    from audio_pipeline.glossary import Glossary
+    from content import pipeline
+    from content.jobs import site_glossary
+
+    with pipeline_app.app_context():
+        glossary = site_glossary(pipeline.site_by_slug("tan-ky-old-house").id)
+    own = glossary.terms[0]
+    assert (own.form("vi"), own.form("en")) == ("Nhà cổ Tấn Ký", "Tấn Ký Old House")
+    assert len(glossary) > 1  # the town's glossary follows
+
+    protected = glossary.protect("Đây là Nhà cổ Tấn Ký.", "vi", "en")
+    assert "Tấn Ký" not in protected.text
+    restored, lost = Glossary.restore(protected.text.replace("Đây là", "This is"), protected)
+    assert restored == "This is Tấn Ký Old House." and not lost
+    fixed, _ = glossary.apply("Chúng tôi ở Nha co Tan Ky.", "vi")
+    assert fixed == "Chúng tôi ở Nhà cổ Tấn Ký."
