@@ -206,6 +206,22 @@ def current_narration(site: Site) -> Narration | None:
     )
 
 
+def check_languages(*, source_lang: str, langs: Iterable[str] | None) -> list[str]:
+    """The languages to build, once the source and every target are served languages (checked
+    before an upload is kept, so a refused request leaves no file behind)."""
+    _source_language(source_lang)
+    return _target_languages(langs)
+
+
+def _source_language(source_lang: str) -> None:
+    if source_lang not in current_app.config["LANGUAGES"]:
+        raise ValidationFailed(
+            f"{source_lang!r} is not a served language",
+            reason="unsupported_language",
+            errors={"source_lang": [", ".join(current_app.config["LANGUAGES"])]},
+        )
+
+
 def _target_languages(langs: Iterable[str] | None) -> list[str]:
     configured = list(current_app.config["LANGUAGES"])
     if langs is None:
@@ -231,12 +247,7 @@ def create_narration(
     recording: Recording | None = None,
 ) -> Narration:
     """A new narration for a site, from text or from a saved recording."""
-    if source_lang not in current_app.config["LANGUAGES"]:
-        raise ValidationFailed(
-            f"{source_lang!r} is not a served language",
-            reason="unsupported_language",
-            errors={"source_lang": [", ".join(current_app.config["LANGUAGES"])]},
-        )
+    _source_language(source_lang)
     if recording is None and not (text or "").strip():
         raise ValidationFailed(
             "the narration text is empty", reason="text_rejected", errors={"text": ["empty"]}

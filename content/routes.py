@@ -302,15 +302,19 @@ def narration_create(slug: str) -> Any:
             errors={"audio": ["missing"]},
         )
     services.get_site(slug=slug)
+    source_lang = request.form.get("source_lang") or source_default
+    langs = pipeline.check_languages(
+        source_lang=source_lang, langs=_langs_field(request.form.get("langs"))
+    )
     limit = int(float(current_app.config["PIPELINE_MAX_UPLOAD_MB"]) * 1024 * 1024)
     recording = pipeline.save_recording(
         stream=upload.stream, filename=upload.filename or "", max_bytes=limit
     )
     job = pipeline.start_narration(
         site_slug=slug,
-        source_lang=request.form.get("source_lang") or source_default,
+        source_lang=source_lang,
         recording=recording,
-        langs=_langs_field(request.form.get("langs")),
+        langs=langs,
         requested_by_id=_staff_id(),
     )
     return _started(job)

@@ -182,6 +182,13 @@ def test_uploads_are_checked_at_once_and_by_decoding_in_the_job(
     pipeline_app.config["PIPELINE_MAX_UPLOAD_MB"] = 50.0
     lang = _upload(client, editor_headers, b"RIFF", "a.wav", source_lang="xx")
     assert lang.status_code == 422 and lang.get_json()["reason"] == "unsupported_language"
+    target = _upload(client, editor_headers, b"RIFF", "a.wav", langs="en,xx")
+    assert target.status_code == 422 and target.get_json()["reason"] == "unsupported_language"
+    with pipeline_app.app_context():
+        from content.guides import media_dir
+
+        kept = list((media_dir() / "narrations").glob("*")) if media_dir().exists() else []
+    assert kept == []  # nothing refused was kept
     empty = client.post(
         f"/api/v1/sites/{SITE}/narrations", json={"text": " "}, headers=editor_headers
     )
