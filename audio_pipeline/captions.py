@@ -62,6 +62,37 @@ def split_cue(cue: Cue, lang: str) -> list[Cue]:
     return cues
 
 
+def retime(sentences: list[str], segments: list[Cue]) -> list[Cue]:
+    """Cues for a corrected transcript, timed on the recording's own speech.
+
+    Staff correct Whisper's words, not its timing: the corrected sentences are laid over the
+    time Whisper heard speech in (its segments, gaps between them left out), each taking a share
+    of that time in proportion to its length.
+    """
+    spans = [(cue.start, cue.end) for cue in segments if cue.end > cue.start]
+    sentences = [sentence for sentence in sentences if sentence.strip()]
+    if not spans or not sentences:
+        return []
+    speech = sum(end - start for start, end in spans)
+    total = sum(len(sentence) for sentence in sentences)
+
+    def at(share: float) -> float:
+        """The recording time at which this share of the speech has been said."""
+        left = share * speech
+        for start, end in spans:
+            if left <= end - start:
+                return start + left
+            left -= end - start
+        return spans[-1][1]
+
+    cues: list[Cue] = []
+    done = 0
+    for sentence in sentences:
+        begin, done = done, done + len(sentence)
+        cues.append(Cue(round(at(begin / total), 3), round(at(done / total), 3), sentence))
+    return cues
+
+
 def webvtt(cues: list[Cue], lang: str) -> str:
     """A WebVTT document, long cues split for a phone screen."""
     parts = ["WEBVTT", ""]

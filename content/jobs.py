@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -355,22 +355,32 @@ def _translate(task: PipelineTask, narration: Narration, beat: Heartbeat) -> Out
     return Outcome("succeed", {"route": translation.route, "chars": len(text)}, apply)
 
 
-def _source_transcript(task: PipelineTask) -> Any:
-    from audio_pipeline.captions import Cue
+def _source_transcript(task: PipelineTask, narration: Narration) -> Any:
+    """Whisper's transcript of the recording; when staff corrected its words, their text,
+    timed over the speech Whisper heard."""
+    from audio_pipeline.captions import Cue, retime
     from audio_pipeline.stt import Transcript
+    from audio_pipeline.text import segment
 
     source = next(t for t in task.job.tasks if t.stage == TaskStage.SOURCE.value)
     data = source.result
-    return Transcript(
+    segments = [Cue(float(a), float(b), str(c)) for a, b, c in data["segments"]]
+    heard = Transcript(
         lang=task.lang,
         detected_lang=data.get("detected_lang", task.lang),
         detected_probability=float(data.get("detected_probability", 1.0)),
         duration_s=float(data["duration_s"]),
         speech_s=float(data.get("speech_s", data["duration_s"])),
-        segments=[Cue(float(a), float(b), str(c)) for a, b, c in data["segments"]],
+        segments=segments,
         corrections=[],
         model_id=str(data.get("model_id", "")),
     )
+    corrected = (narration.text or "").strip()
+    if not corrected or corrected == str(data.get("transcript", "")).strip():
+        return heard
+    sentences = [sentence for paragraph in segment(corrected) for sentence in paragraph]
+    cues = retime(sentences, segments)
+    return replace(heard, segments=cues) if cues else heard
 
 
 def _speech(task: PipelineTask, narration: Narration, beat: Heartbeat) -> Outcome:
@@ -385,7 +395,7 @@ def _speech(task: PipelineTask, narration: Narration, beat: Heartbeat) -> Outcom
     recording = narration.source_kind == SourceKind.RECORDING.value
     is_source = lang == narration.source_lang
     if recording and is_source:
-        transcript = _source_transcript(task)
+        transcript = _source_transcript(task, narration)
         assert narration.recording_sha256 and narration.recording_path
         key = steps.recording_track_key(
             recording_sha256=narration.recording_sha256,

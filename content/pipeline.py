@@ -408,10 +408,12 @@ def set_translation(
     )
     site = db.session.get(Site, narration.site_id)
     assert site is not None
+    # A corrected source (a recording's transcript, or the text itself) is translated and
+    # spoken again in every language; people's translations and unchanged tracks are skipped.
     return create_job(
         site=site,
         narration=narration,
-        langs=[lang],
+        langs=None if lang == narration.source_lang else [lang],
         kind="translation",
         requested_by_id=requested_by_id,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audio_pipeline.captions import Cue, split_cue, webvtt
+from audio_pipeline.captions import Cue, retime, split_cue, webvtt
 from audio_pipeline.errors import UnsupportedLanguage
 from audio_pipeline.glossary import Glossary
 from audio_pipeline.text import join, paragraphs, segment, sentences
@@ -129,3 +129,15 @@ def test_webvtt_cues_are_timed_and_wrapped_for_a_phone() -> None:
     assert all(len(line) <= 42 for piece in pieces for line in piece.text.splitlines())
     assert all(len(piece.text.splitlines()) <= 2 for piece in pieces)
     assert all(a.end <= b.start + 1e-6 for a, b in itertools.pairwise(pieces))
+
+
+def test_corrected_sentences_are_timed_over_the_speech_whisper_heard() -> None:
+    # Speech from 1-3 s and 5-7 s: 4 s in all; the pause between is nobody's.
+    heard = [Cue(1.0, 3.0, "Xin chao quy khach."), Cue(5.0, 7.0, "Day la nha co Tan Ky.")]
+    cues = retime(["Xin chào quý khách.", "Đây là nhà cổ Tấn Ký."], heard)
+    assert [cue.text for cue in cues] == ["Xin chào quý khách.", "Đây là nhà cổ Tấn Ký."]
+    assert cues[0].start == 1.0 and cues[-1].end == 7.0
+    first_share = len(cues[0].text) / (len(cues[0].text) + len(cues[1].text))
+    assert cues[0].end == pytest.approx(1.0 + 4.0 * first_share, abs=1e-3)  # inside 1-3 s
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(cues))
+    assert retime(["Nothing heard."], []) == [] and retime([], heard) == []

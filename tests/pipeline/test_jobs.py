@@ -297,3 +297,36 @@ def test_a_sites_own_names_lead_the_glossary_for_whisper_and_translation(
     assert restored == "This is Tấn Ký Old House." and not lost
     fixed, _ = glossary.apply("Chúng tôi ở Nha co Tan Ky.", "vi")
     assert fixed == "Chúng tôi ở Nhà cổ Tấn Ký."
+
+
+def test_a_corrected_transcript_becomes_the_recordings_captions_and_is_translated_again(
+    pipeline_app: Flask, editor_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """Staff fix what Whisper misheard: the recording's track carries their words, timed on
+    the recording, and every language is built again from the corrected text."""
+    import subprocess
+
+    wav = tmp_path / "narration.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(wav), VI_TEXT], check=True)
+    client = _client(pipeline_app)
+    pipeline_app.config["AUTO_PUBLISH"] = True
+    uploaded = _upload(client, editor_headers, wav.read_bytes(), "narration.wav", langs="vi")
+    job = _run(uploaded.get_json()["id"])
+    assert job["status"] == "succeeded", job
+    heard = client.get(f"/api/v1/sites/{SITE}/guide?lang=vi").get_json()
+    assert heard["status"] == "ready" and heard["transcript"] != VI_TEXT  # espeak, misheard
+
+    corrected = client.post(
+        f"/api/v1/narrations/{job['narration_id']}/translations/vi",
+        json={"text": VI_TEXT},
+        headers=editor_headers,
+    )
+    assert corrected.status_code == 202
+    again = _run(corrected.get_json()["id"])
+    assert again["status"] == "succeeded" and "en" in again["langs"]  # all languages again
+    guide = client.get(f"/api/v1/sites/{SITE}/guide?lang=vi").get_json()
+    assert guide["transcript"] == VI_TEXT
+    status, _, captions = _fetch(client, guide["captions_url"])
+    text = captions.decode()
+    assert status == 200 and "Chùa Cầu là biểu tượng của Hội An." in text.replace("\n", " ")
+    assert guide["duration_s"] == heard["duration_s"]  # the same recording
