@@ -17,7 +17,7 @@ SPEECH_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-sp
 SPEECH_VENV ?= $(HOME)/.cache/hoian/speech-$(SPEECH_HASH)
 export FLASK_APP := wsgi:app
 
-.PHONY: help venv speech-venv system-deps run serve db guides test lint format bench docker clean
+.PHONY: help venv speech-venv system-deps run serve db guides flask test lint format bench docker clean
 
 help:
 	@echo "make run    install, migrate, load the Hội An catalogue, serve on http://$(HOST):$(PORT)"
@@ -30,6 +30,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
+	@# Older web venvs are left behind when the requirements change.
+	find $(dir $(VENV)) -maxdepth 1 -name 'venv-*' ! -name '$(notdir $(VENV))' -exec rm -rf {} +
 
 venv: $(VENV)/.installed
 
@@ -74,6 +76,10 @@ run: guides
 # against the real models; a test holds the web process to importing none of it.
 test: speech-venv system-deps
 	$(SPEECH_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Any flask command in the web venv, e.g. make flask ARGS="users create --email a@b.vn --role editor"
+flask: venv
+	$(BIN)/flask $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
