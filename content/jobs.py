@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
+from rq import Worker
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -144,6 +145,32 @@ def _worker_app() -> Flask:
     from app import create_app
 
     return create_app()
+
+
+def requeue_stalled() -> list[int]:
+    """Queue every task a worker may claim now: due retries, and tasks whose worker died
+    (its lease ran out). Claiming is idempotent, so a task queued twice runs once."""
+    ids = pipeline.next_runnable()
+    db.session.rollback()
+    dispatch(ids, spawn=True)
+    return ids
+
+
+class PipelineWorker(Worker):
+    """`rq worker -w content.jobs.PipelineWorker`: RQ's worker, whose periodic maintenance
+    (at start, then every `--maintenance-interval` seconds) also requeues pipeline tasks left
+    behind by a worker that was killed, so no cron job is needed for that."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        try:
+            with _worker_app().app_context():
+                ids = requeue_stalled()
+        except Exception:  # maintenance must never stop the worker
+            log.exception("requeueing stalled pipeline tasks failed")
+            return
+        if ids:
+            log.info("requeued %d pipeline tasks: %s", len(ids), ids[:20])
 
 
 def run_task(task_id: int) -> str:

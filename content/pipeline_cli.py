@@ -142,10 +142,9 @@ def guide_run_task(task_id: int) -> None:
 
 @guide_cli.command("sweep")
 def guide_sweep() -> None:
-    """Queue tasks that are due or whose worker died (RQ deployments: run it from cron)."""
-    from content.jobs import dispatch
+    """Queue tasks that are due or whose worker died (RQ workers started with
+    `-w content.jobs.PipelineWorker` do this themselves)."""
+    from content.jobs import requeue_stalled
 
-    ids = pipeline.next_runnable()
-    db.session.rollback()
-    dispatch(ids, spawn=True)
+    ids = requeue_stalled()
     click.echo(f"queued {len(ids)} tasks on {current_app.config.get('REDIS_URL') or 'local'}")

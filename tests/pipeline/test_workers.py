@@ -11,9 +11,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -54,40 +55,81 @@ def test_the_local_executor_runs_the_job_in_a_speech_subprocess(
     assert state["status"] == "succeeded" and state["languages"]["vi"]["status"] == "succeeded"
 
 
-def test_rq_workers_run_the_same_task_function(
-    pipeline_app: Flask, start_text_job: Callable[..., int]
-) -> None:
-    from rq import Queue
-
+@pytest.fixture
+def rq_queue(pipeline_app: Flask) -> Iterator[tuple[str, str]]:
+    """The app pointed at the real Redis and a queue of its own: (Redis URL, queue name)."""
     from app.redis_client import get_redis
-    from content import jobs, pipeline
 
     url = service_or_skip("Redis", REDIS_URL, 6379)
     queue_name = f"guides-test-{secrets.token_hex(4)}"
     pipeline_app.config.update(REDIS_URL=url, PIPELINE_QUEUE=queue_name)
     pipeline_app.extensions.pop("hoian_redis", None)
     try:
-        job_id = start_text_job()
-        jobs.dispatch(pipeline.queued_tasks(pipeline.get_job(job_id=job_id)), spawn=True)
-        assert Queue(queue_name, connection=get_redis()).count == 1
-        env = worker_env(pipeline_app, REDIS_URL=url, HOIAN_PIPELINE_QUEUE=queue_name)
-        rq = Path(sys.executable).with_name("rq")
-        result = subprocess.run(
-            [str(rq), "worker", "--burst", "--url", url, queue_name],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
-        state = job_state(job_id)
-        assert state["status"] == "succeeded", (state, result.stderr[-2000:])
-        assert [s["status"] for s in state["stages"]] == ["succeeded", "succeeded"]
+        yield url, queue_name
     finally:
         get_redis().delete(f"rq:queue:{queue_name}")
         pipeline_app.config.update(REDIS_URL=None)
         pipeline_app.extensions.pop("hoian_redis", None)
+
+
+def _burst_worker(app: Flask, url: str, queue_name: str, *options: str) -> str:
+    """Run `rq worker --burst` in a speech subprocess until the queue is empty; its log."""
+    env = worker_env(app, REDIS_URL=url, HOIAN_PIPELINE_QUEUE=queue_name)
+    rq = Path(sys.executable).with_name("rq")
+    result = subprocess.run(
+        [str(rq), "worker", "--burst", *options, "--url", url, queue_name],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stderr[-2000:]
+
+
+def test_rq_workers_run_the_same_task_function(
+    pipeline_app: Flask, start_text_job: Callable[..., int], rq_queue: tuple[str, str]
+) -> None:
+    from rq import Queue
+
+    from app.redis_client import get_redis
+    from content import jobs, pipeline
+
+    url, queue_name = rq_queue
+    job_id = start_text_job()
+    jobs.dispatch(pipeline.queued_tasks(pipeline.get_job(job_id=job_id)), spawn=True)
+    assert Queue(queue_name, connection=get_redis()).count == 1
+    log = _burst_worker(pipeline_app, url, queue_name)
+    state = job_state(job_id)
+    assert state["status"] == "succeeded", (state, log)
+    assert [s["status"] for s in state["stages"]] == ["succeeded", "succeeded"]
+
+
+def test_an_rq_pipeline_worker_requeues_a_task_whose_worker_died(
+    pipeline_app: Flask, start_text_job: Callable[..., int], rq_queue: tuple[str, str]
+) -> None:
+    """A task left running by a worker that died (its lease ran out) and never queued again:
+    `rq worker -w content.jobs.PipelineWorker` finds it in its maintenance and finishes it
+    (a plain `rq worker` would find an empty queue and leave it)."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.extensions import db
+    from content import pipeline
+    from content.models import PipelineTask
+
+    url, queue_name = rq_queue
+    job_id = start_text_job()
+    [source] = pipeline.queued_tasks(pipeline.get_job(job_id=job_id))
+    task = db.session.get(PipelineTask, source)
+    assert task is not None
+    task.state, task.attempts = "running", 1
+    task.lease_owner, task.lease_expires_at = "dead-worker", utcnow() - timedelta(seconds=5)
+    db.session.commit()  # nothing is on the queue: only maintenance can find it
+    log = _burst_worker(pipeline_app, url, queue_name, "-w", "content.jobs.PipelineWorker")
+    state = job_state(job_id)
+    assert state["status"] == "succeeded", (state, log)
 
 
 def test_a_worker_killed_mid_job_is_taken_over_and_the_guide_completes(
