@@ -479,6 +479,9 @@ def job_view(job: PipelineJob) -> dict[str, Any]:
         "status": job.state,
         "source_lang": job.source_lang,
         "langs": list(job.langs),
+        "pending_languages": [
+            lang for lang, view in languages.items() if view["status"] == TaskState.PENDING.value
+        ],
         "auto_publish": job.auto_publish,
         "progress": round(done / max(1, len(tasks)), 3),
         "error": (

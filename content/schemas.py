@@ -320,9 +320,18 @@ class JobSchema(Schema):
     site = fields.String(allow_none=True)
     narration_id = fields.Integer(allow_none=True)
     kind = fields.String()
-    status = fields.String(metadata={"description": "queued, running, succeeded or failed"})
+    status = fields.String(
+        metadata={
+            "description": "queued, running, succeeded or failed; a succeeded job may still "
+            "leave languages pending (see pending_languages)"
+        }
+    )
     source_lang = fields.String()
     langs = fields.List(fields.String())
+    pending_languages = fields.List(
+        fields.String(),
+        metadata={"description": "Languages left pending, e.g. waiting for a model; see each"},
+    )
     auto_publish = fields.Boolean()
     progress = fields.Float()
     error = fields.Nested(JobErrorSchema, allow_none=True)

@@ -224,6 +224,7 @@ def test_review_then_publish_and_a_human_translation_replaces_the_machine_one(
     )
     job = _run(created.get_json()["id"])
     assert job["languages"]["en"]["status"] == "pending"
+    assert job["status"] == "succeeded" and job["pending_languages"] == ["en"]
     guide = client.get(f"/api/v1/sites/{SITE}/guide?lang=vi").get_json()
     assert guide["status"] == "pending" and "editor" in guide["reason"]
 
