@@ -42,6 +42,9 @@ def _text(site: Site, lang: str) -> SiteText | None:
 
 
 def public_url(path: str) -> str:
+    """An absolute URL on the public base URL (an absolute one is returned as it is)."""
+    if path.startswith(("https://", "http://")):
+        return path
     return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
 
 

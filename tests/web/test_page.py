@@ -120,7 +120,9 @@ def test_images_are_responsive_when_a_site_has_them(client: Any, db: Any) -> Non
     assert 'srcset="/media/img/bridge-480.jpg 480w, /media/img/bridge-1600.jpg 1600w"' in html
     assert 'alt="The bridge at dusk"' in html and 'width="1600" height="1067"' in html
     assert 'sizes="(max-width: 40rem) 100vw, 40rem"' in html
-    assert '<meta property="og:image" content="/media/img/bridge-480.jpg">' in html
+    # Open Graph wants absolute URLs: crawlers read them without the page's address.
+    og_image = "http://127.0.0.1:8000/media/img/bridge-480.jpg"
+    assert f'<meta property="og:image" content="{og_image}">' in html
 
 
 def test_unknown_site_is_a_friendly_404_page(client: Any) -> None:
