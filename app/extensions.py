@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar, cast
+
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import select
 
 from app.db import Base
 from app.schemas import ErrorSchema
@@ -19,3 +22,17 @@ class HoianApi(Api):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = HoianApi()
+
+Row = TypeVar("Row")
+
+
+def locked(model: type[Row], row_id: Any) -> Row | None:
+    """The row with this primary key, locked for this transaction (SELECT ... FOR UPDATE) and
+    refreshed from the database, or None."""
+    statement: Any = (
+        select(model)
+        .where(model.id == row_id)  # type: ignore[attr-defined]
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return cast("Row | None", db.session.scalar(statement))

@@ -137,6 +137,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def admin_postgres_url() -> str:
+    """The PostgreSQL server the benchmarks make scratch databases on."""
+    return os.environ.get("BENCH_POSTGRES_URL") or os.environ.get(
+        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    )
+
+
+def production_env(database_url: str, **extra: str) -> dict[str, str]:
+    """This process's environment for the app in production configuration on `database_url`,
+    without the settings of whatever started it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"FLASK_DEBUG", "DATABASE_URL", "REDIS_URL", "GUNICORN_BIND"}
+    }
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        DATABASE_URL=database_url,
+        PUBLIC_BASE_URL="https://bench.invalid",
+        # One access line per request at INFO would measure the log pipe; keep warnings.
+        LOG_LEVEL="WARNING",
+        FLASK_APP="wsgi:app",
+        PYTHONDONTWRITEBYTECODE="1",
+        **extra,
+    )
+    return env
+
+
 def run_checked(cmd: list[str], *, env: dict[str, str], what: str) -> None:
     result = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
@@ -523,30 +552,14 @@ def benchmark(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
     lua = workdir / "report.lua"
     lua.write_text(WRK_REPORT_LUA)
 
-    admin_url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get(
-        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-    )
+    admin_url = admin_postgres_url()
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
     if redis_url and not redis_reachable(redis_url):
         print(f"Redis at {redis_url} not reachable: running without REDIS_URL", file=sys.stderr)
         redis_url = ""
 
     with scratch_database(admin_url, cleanup) as database_url:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"FLASK_DEBUG", "DATABASE_URL", "REDIS_URL", "GUNICORN_BIND"}
-        }
-        env.update(
-            APP_ENV="production",
-            SECRET_KEY=secrets.token_urlsafe(48),
-            DATABASE_URL=database_url,
-            PUBLIC_BASE_URL="https://bench.invalid",
-            # One access line per request at INFO would measure the log pipe; keep warnings.
-            LOG_LEVEL="WARNING",
-            FLASK_APP="wsgi:app",
-            PYTHONDONTWRITEBYTECODE="1",
-        )
+        env = production_env(database_url)
         if redis_url:
             env["REDIS_URL"] = redis_url
         print(f"scratch database {urlsplit(database_url).path[1:]}: migrating and loading ...")

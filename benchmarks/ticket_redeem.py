@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -41,10 +40,12 @@ from benchmarks.catalogue import (  # noqa: E402 - after the path is set
     BenchmarkError,
     Cleanup,
     Server,
+    admin_postgres_url,
     effective_gunicorn_settings,
     free_port,
     load_average,
     machine,
+    production_env,
     run_checked,
     run_wrk,
     scratch_database,
@@ -191,26 +192,9 @@ def benchmark(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
         raise BenchmarkError("wrk is missing: install the Debian package (`make bench` does)")
     workdir = Path(tempfile.mkdtemp(prefix="hoian-redeem-"))
     cleanup.push("remove work dir", lambda: shutil.rmtree(workdir, ignore_errors=True))
-    admin_url = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get(
-        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-    )
-    with scratch_database(admin_url, cleanup) as database_url:
+    with scratch_database(admin_postgres_url(), cleanup) as database_url:
         keys_dir = workdir / "keys"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"FLASK_DEBUG", "DATABASE_URL", "REDIS_URL", "GUNICORN_BIND"}
-        }
-        env.update(
-            APP_ENV="production",
-            SECRET_KEY=secrets.token_urlsafe(48),
-            DATABASE_URL=database_url,
-            PUBLIC_BASE_URL="https://bench.invalid",
-            LOG_LEVEL="WARNING",
-            FLASK_APP="wsgi:app",
-            HOIAN_TICKET_KEYS_DIR=str(keys_dir),
-            PYTHONDONTWRITEBYTECODE="1",
-        )
+        env = production_env(database_url, HOIAN_TICKET_KEYS_DIR=str(keys_dir))
         print("scratch database: migrating, loading the catalogue and products ...")
         for step in (["db", "upgrade"], ["content", "load"], ["tickets", "setup"]):
             run_checked([str(BIN / "flask"), *step], env=env, what="flask " + " ".join(step))

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from app import audit
 from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound, ValidationFailed
-from app.extensions import db
+from app.extensions import db, locked
 from content import services
 from content.cache import bump_catalogue_version
 from content.models import (
@@ -585,12 +585,7 @@ def claim_task(*, task_id: int, owner: str, lease_s: float) -> PipelineTask | No
 
 def still_owner(task: PipelineTask, owner: str) -> bool:
     """Whether `owner` still holds the lease; the row stays locked until the commit."""
-    db.session.execute(
-        select(PipelineTask)
-        .where(PipelineTask.id == task.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    locked(PipelineTask, task.id)  # refreshes `task` (the same object) under the lock
     return task.state == TaskState.RUNNING.value and task.lease_owner == owner
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from app import audit
 from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound, ServiceUnavailable
-from app.extensions import db
+from app.extensions import db, locked
 from app.ticketing import services as tickets
 from app.ticketing.models import Order, OrderStatus, Ticket, TicketStatus
 from app.ticketing.verify import format_serial
@@ -189,24 +189,14 @@ def lock_timeouts_as_503() -> Iterator[None]:
 
 def lock_order(order_id: int) -> Order:
     """The order, locked for this transaction (ticketing's services lock it the same way)."""
-    order: Order | None = db.session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    order = locked(Order, order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
     return order
 
 
 def lock_payment(payment_id: int) -> Payment:
-    payment: Payment | None = db.session.scalar(
-        select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    payment = locked(Payment, payment_id)
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
     return payment

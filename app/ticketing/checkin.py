@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Insert, bindparam, func, insert, select, update
+from sqlalchemy import Boolean, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import audit
@@ -152,16 +152,13 @@ _COUNT_ENTRY = (
         updated_at=bindparam("now", type_=_TICKETS.c.updated_at.type),
     )
 )
-# A repeated nonce from the same gate writes nothing (on PostgreSQL it first waits for the
-# transaction that holds that nonce to end).
-_ADD_SCAN_ONCE: dict[str, Insert] = {
-    "postgresql": postgresql.insert(_SCANS)
+# SQLite: a repeated nonce from the same gate writes nothing (PostgreSQL does the same in
+# _admission_statement, where it first waits for the transaction holding that nonce to end).
+_ADD_SCAN_ONCE = (
+    sqlite.insert(_SCANS)
     .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
-    .returning(_SCANS.c.id),
-    "sqlite": sqlite.insert(_SCANS)
-    .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
-    .returning(_SCANS.c.id),
-}
+    .returning(_SCANS.c.id)
+)
 
 
 _AUDIT = audit.AuditLog.__table__
@@ -251,7 +248,7 @@ def _write_scan(scan_row: dict[str, Any], entry: _Entry | None, *, now: datetime
             params["a_at"], params["first_use"] = now, entry.first_use
         scan_id: int | None = db.session.scalar(_ADMIT_IN_ONE, params)
         return scan_id
-    scan_id = db.session.scalar(_ADD_SCAN_ONCE[db.engine.dialect.name], scan_row)
+    scan_id = db.session.scalar(_ADD_SCAN_ONCE, scan_row)
     if scan_id is not None and entry is not None:
         db.session.execute(_ADD_ENTRY, entry.row)
         db.session.execute(

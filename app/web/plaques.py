@@ -178,9 +178,9 @@ def _pdf_page(pdf: FPDF, plaque: Plaque) -> None:
             pdf.rect(left + x * cell, QR_TOP + y * cell, length * cell, cell, style="F")
     y_text = QR_TOP + QR_SIZE + 4
     for lang in PDF_LANGUAGES:
-        family = f"NotoCJK-{lang}" if lang in CJK_FACES else "DejaVu"
-        if family.lower() not in pdf.fonts:
+        if lang in CJK_FACES and not CJK_FONT.is_file():
             continue  # no CJK font on this machine
+        family = f"NotoCJK-{lang}" if lang in CJK_FACES else "DejaVu"
         _centred(pdf, y_text, messages(lang)["scan"], size=10.5, family=family)
         y_text += 5.2
     _centred(pdf, HEIGHT - 13, plaque.url, size=9)

@@ -73,41 +73,29 @@ def test_verifier_imports_no_flask_and_runs_as_a_script(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     bundle.write_text(json.dumps(document["bundle"]))
     valid = next(case for case in document["cases"] if case["name"] == "valid")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            str(VERIFY_PY),
-            "--bundle",
-            str(bundle),
-            "--site",
-            valid["site"],
-            "--at",
-            valid["at"],
-            valid["code"],
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def verify(site: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                str(VERIFY_PY),
+                "--bundle",
+                str(bundle),
+                "--site",
+                site,
+                "--at",
+                valid["at"],
+                valid["code"],
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    run = verify(valid["site"])
     assert run.returncode == 0 and json.loads(run.stdout)["reason"] == "ok", run.stderr
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            str(VERIFY_PY),
-            "--bundle",
-            str(bundle),
-            "--site",
-            "x",
-            "--at",
-            valid["at"],
-            valid["code"],
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = verify("x")
     assert refused.returncode == 1 and json.loads(refused.stdout)["reason"] == "wrong_site"
 
 

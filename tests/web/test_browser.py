@@ -245,3 +245,40 @@ def test_axe_finds_no_wcag_aa_violation(
     (artifacts_dir / "axe-wcag-aa.json").write_text(json.dumps(report, indent=2) + "\n")
     assert all(not entry["violations"] for entry in report.values()), report
     assert all(entry["passes"] > 10 for entry in report.values()), report
+
+
+def test_the_service_worker_keeps_at_most_120_media_files_dropping_the_oldest(
+    guide_server: Server, chromium: Any
+) -> None:
+    context = _context(chromium)
+    page = context.new_page()
+    try:
+        page.goto(f"{guide_server.base}/s/{SITE}?lang=en")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        captions = page.get_attribute("track[kind=captions]", "src")
+        assert captions and captions.startswith("/media/")
+        # 125 older files already kept, then one more fetched through the worker.
+        page.evaluate(
+            """async () => {
+              const cache = await caches.open('hoian-media');
+              for (const key of await cache.keys()) await cache.delete(key);
+              for (let i = 0; i < 125; i++) {
+                const name = '/media/guides/old-' + String(i).padStart(3, '0');
+                await cache.put(name, new Response('x'));
+              }
+            }"""
+        )
+        page.evaluate(f"fetch({captions!r}).then((r) => r.text())")
+        page.wait_for_function(
+            "caches.open('hoian-media').then((c) => c.keys()).then((k) => k.length === 120)",
+            timeout=10_000,
+        )
+        kept = page.evaluate(
+            "caches.open('hoian-media').then((c) => c.keys()).then((k) => k.map((r) => r.url))"
+        )
+        assert any(url.endswith(captions) for url in kept)  # the newest stays
+        gone = [f"/old-{i:03d}" for i in range(6)]  # the six oldest went
+        assert not any(url.endswith(name) for url in kept for name in gone)
+        assert any(url.endswith("/old-006") for url in kept)
+    finally:
+        context.close()
