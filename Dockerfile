@@ -48,6 +48,6 @@ USER hoian
 ENV HOIAN_MODEL_DIR=/srv/models MEDIA_DIR=/srv/media HOIAN_PIPELINE_QUEUE=guides
 HEALTHCHECK NONE
 # --with-scheduler: retries with backoff are queued for later (enqueue_at).
-# content.jobs.PipelineWorker: RQ's maintenance (every 60 s here) also re-queues tasks whose
+# worker.PipelineWorker: RQ's maintenance (every 60 s here) also re-queues tasks whose
 # worker died, once their lease has run out.
-CMD ["sh", "-c", "exec rq worker --with-scheduler -w content.jobs.PipelineWorker --maintenance-interval 60 --url \"$REDIS_URL\" \"$HOIAN_PIPELINE_QUEUE\""]
+CMD ["sh", "-c", "exec rq worker --with-scheduler -w worker.PipelineWorker --maintenance-interval 60 --url \"$REDIS_URL\" \"$HOIAN_PIPELINE_QUEUE\""]

@@ -1,4 +1,4 @@
-"""The Flask application factory."""
+"""The Flask application factory: the one place that knows every domain."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request, send_from_directory
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from app import ratelimit
 from app.config import load_config
-from app.db import ping_after_idle
+from app.db import begin_write, ping_after_idle
 from app.errors import error_response, register_error_handlers
 from app.extensions import api, db, migrate
 from app.logs import configure_logging
@@ -40,42 +38,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     ratelimit.init_app(app)
     api.init_app(app)
-    _register_blueprints(app)
+    _register_domains(app)
     _register_docs_assets(app)
     register_error_handlers(app)
     _register_unit_of_work(app)
-    _register_cli(app)
     return app
 
 
-def _register_blueprints(app: Flask) -> None:
-    import content.cache
-    from app.auth import access as auth_access
-    from app.auth.routes import blp as auth_blp
-    from app.health import blp as health_blp
-    from app.ticketing import presenters as ticket_presenters
-    from app.ticketing import services as ticket_services
-    from app.ticketing.pages import bp as ticket_pages_bp
-    from app.ticketing.routes import blp as ticketing_blp
-    from app.web import init_app as init_web
-    from content.routes import blp as content_blp
-    from content.routes import media_bp as guide_media_bp
-    from payments import init_app as init_payments
-    from payments.pages import bp as payment_pages_bp
-    from payments.routes import blp as payments_blp
+def _register_domains(app: Flask) -> None:
+    """Each domain registers its own blueprints, CLI and hooks; the order is the API's."""
+    import content
+    import guides
+    import payments
+    import ticketing
+    import web
+    from app import auth, health
 
-    auth_access.init_app(app)
-    content.cache.init_app(app)
-    ticket_services.init_app(app)
-    init_payments(app)
-    app.extensions["hoian_site_products"] = ticket_presenters.site_products
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blp in (health_blp, auth_blp, content_blp, ticketing_blp, payments_blp):
-        api.register_blueprint(blp)
-    app.register_blueprint(ticket_pages_bp)
-    app.register_blueprint(payment_pages_bp)
-    app.register_blueprint(guide_media_bp)
-    init_web(app)
+    health.init_app(app)
+    for domain in (auth, content, guides, ticketing, payments, web):
+        domain.init_app(app)
 
 
 def _register_docs_assets(app: Flask) -> None:
@@ -117,56 +99,3 @@ def _register_unit_of_work(app: Flask) -> None:
             else:
                 db.session.rollback()
         return response
-
-
-def begin_write() -> None:
-    """Start this session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
-    if db.engine.dialect.name == "sqlite" and db.session().get_transaction() is None:
-        db.session.connection(execution_options={"sqlite_begin_mode": "IMMEDIATE"})
-
-
-def _register_cli(app: Flask) -> None:
-    from app.auth.cli import devices_cli, users_cli
-    from app.ticketing.cli import tickets_cli
-    from content.cli import content_cli
-    from content.pipeline_cli import guide_cli, models_cli
-    from payments.cli import payments_cli
-
-    for group in (
-        users_cli,
-        devices_cli,
-        content_cli,
-        tickets_cli,
-        payments_cli,
-        models_cli,
-        guide_cli,
-    ):
-        app.cli.add_command(group)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """WAL for concurrent readers, real foreign keys, and waiting instead of failing on locks."""
-    import sqlite3
-
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        # Let SQLAlchemy, not the sqlite3 module, open transactions, so SAVEPOINTs work.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn: Any) -> None:
-    """Open SQLite transactions ourselves; writers take the write lock up front.
-
-    A deferred transaction that reads and then writes fails at once with "database is locked"
-    when another writer committed in between; `BEGIN IMMEDIATE` waits its turn instead.
-    Request writes and jobs ask for it with `begin_write()`.
-    """
-    if conn.dialect.name == "sqlite":
-        mode = conn.get_execution_options().get("sqlite_begin_mode", "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())

@@ -1,15 +1,18 @@
-"""Declarative base shared by every domain: naming convention, UTC datetimes, JSON."""
+"""The database layer every domain shares: the declarative base (naming convention, UTC
+datetimes, JSON), SQLite's connection settings, the write lock, and work after commit."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,6 +58,11 @@ class Base(DeclarativeBase):
     )
 
 
+def in_values(column: str, values: tuple[str, ...] | tuple[Any, ...]) -> str:
+    """The SQL of a CHECK constraint that holds `column` to these values (an enum's members)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -87,3 +95,80 @@ def ping_after_idle(engine: Engine, *, idle_s: float) -> None:
             raise DisconnectionError(f"stale pooled connection: {exc}") from exc
         if not alive:
             raise DisconnectionError("stale pooled connection")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL for concurrent readers, real foreign keys, and waiting instead of failing on locks."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        # Let SQLAlchemy, not the sqlite3 module, open transactions, so SAVEPOINTs work.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Any) -> None:
+    """Open SQLite transactions ourselves; writers take the write lock up front.
+
+    A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another writer committed in between; `BEGIN IMMEDIATE` waits its turn instead.
+    Request writes and jobs ask for it with `begin_write()`.
+    """
+    if conn.dialect.name == "sqlite":
+        mode = conn.get_execution_options().get("sqlite_begin_mode", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def begin_write() -> None:
+    """Start this session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
+    from app.extensions import db
+
+    if db.engine.dialect.name == "sqlite" and db.session().get_transaction() is None:
+        db.session.connection(execution_options={"sqlite_begin_mode": "IMMEDIATE"})
+
+
+# --- work after commit ------------------------------------------------------------------------
+
+_AFTER_COMMIT = "hoian_after_commit"
+_TRANSACTION = "hoian_transaction"
+
+
+def on_commit(
+    callback: Callable[[], None], *, key: str | None = None, session: Session | None = None
+) -> None:
+    """Run `callback` once the current transaction has committed, and never if it rolls back
+    (pretix's `transaction.on_commit`). Callbacks with the same `key` run once per commit."""
+    pending = _session_info(session).setdefault(_AFTER_COMMIT, {})
+    pending.setdefault(key if key is not None else object(), callback)
+
+
+def transaction_info(session: Session | None = None) -> dict[str, Any]:
+    """A dict that lives as long as the current transaction: emptied at commit and rollback."""
+    info: dict[str, Any] = _session_info(session).setdefault(_TRANSACTION, {})
+    return info
+
+
+def _session_info(session: Session | None) -> dict[str, Any]:
+    if session is not None:
+        return session.info
+    from app.extensions import db
+
+    return db.session.info  # type: ignore[no-any-return]
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    session.info.pop(_TRANSACTION, None)
+    callbacks = session.info.pop(_AFTER_COMMIT, None)
+    for callback in (callbacks or {}).values():
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_TRANSACTION, None)
+    session.info.pop(_AFTER_COMMIT, None)

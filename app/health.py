@@ -6,14 +6,14 @@ from functools import cache
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from flask import current_app
+from flask import Flask, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ServiceUnavailable
-from app.extensions import db
+from app.extensions import api, db
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
@@ -68,3 +68,8 @@ def readyz() -> dict[str, Any]:
             raise ServiceUnavailable("redis unreachable", errors={"redis": str(exc)}) from exc
         checks["redis"] = "ok"
     return {"status": "ok", "checks": checks}
+
+
+def init_app(app: Flask) -> None:
+    """Register the probes."""
+    api.register_blueprint(blp)

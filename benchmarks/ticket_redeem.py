@@ -129,7 +129,7 @@ def _prepare(database_url: str, keys_dir: Path, tickets: int, workdir: Path) -> 
     from app import create_app
     from app.auth import services as auth_services
     from app.extensions import db
-    from app.ticketing import services
+    from ticketing import services
 
     app = create_app(
         {

@@ -5,7 +5,7 @@ In one process, pinned to one CPU where the OS allows, alternating rounds of:
 * baseline: raw Ed25519 verification (`verify_signature`: libsodium, the primitive the
   verifier uses) on the exact bytes each code signs;
 * for reference: OpenSSL's Ed25519 (`cryptography`'s `Ed25519PublicKey.verify`) on them;
-* verifier: `OfflineVerifier.check(code, at=...)` from app/ticketing/verify.py, which decodes
+* verifier: `OfflineVerifier.check(code, at=...)` from ticketing/verify.py, which decodes
   the base32 text, parses the v1 fields, looks up the key, verifies the same signature and
   applies every rule of entry (revocations, validity, site, earlier entries, quota).
 
@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.ticketing.verify import (  # noqa: E402 - after the path is set
+from ticketing.verify import (  # noqa: E402 - after the path is set
     BODY_LENGTH,
     SIGNING_CONTEXT,
     KeySet,

@@ -1,4 +1,4 @@
-"""`flask content ...`: load the seed catalogue, prune the sync log."""
+"""`flask content ...`: load the seed catalogue (web/ adds `prune-sync` to this group)."""
 
 from __future__ import annotations
 
@@ -39,22 +39,3 @@ def load(directory: Path) -> None:
         f"catalogue loaded from {directory}: {len(report.created)} created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged"
     )
-
-
-@content_cli.command("prune-sync")
-@click.option(
-    "--older-than-days",
-    type=click.IntRange(min=1),
-    default=90,
-    show_default=True,
-    help="Keep the change log of this many days; older app cursors get a full snapshot.",
-)
-def prune_sync(older_than_days: int) -> None:
-    """Forget old entries of the delta-sync change log (run it from cron)."""
-    from datetime import timedelta
-
-    from content import sync
-
-    removed = sync.prune(older_than=timedelta(days=older_than_days))
-    db.session.commit()
-    click.echo(f"sync log: {removed} entries older than {older_than_days} days removed")

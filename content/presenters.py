@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app, url_for
 
 from app.i18n import pick_language
-from content import geo
-from content.models import Guide, GuideStatus, Site, SiteText, Tour
+from content import geo, signals
+from content.models import Site, SiteText, Tour
 
 _DAY_NAMES = {
     "mo": "Monday",
@@ -67,23 +67,8 @@ def site_summary(site: Site, requested: str, distance_m: float | None = None) ->
     return item
 
 
-def guide_summary(guides: dict[str, Guide], requested: str) -> dict[str, Any]:
-    """The guide's state in the requested language, and which languages are ready."""
-    ready = sorted(lang for lang, row in guides.items() if row.status == GuideStatus.READY.value)
-    row = guides.get(requested)
-    status = row.status if row else GuideStatus.UNAVAILABLE.value
-    return {
-        "status": status,
-        "lang": requested,
-        "machine_translated": bool(row and row.machine_translated),
-        "ready_languages": ready,
-        "reason": row.reason if row else "",
-    }
-
-
-def site_detail(
-    site: Site, requested: str, *, guides: dict[str, Guide], ticket_products: list[Any]
-) -> dict[str, Any]:
+def site_detail(site: Site, requested: str) -> dict[str, Any]:
+    """A site's public document; the guide and ticketing domains add their fields to it."""
     lang = served_language(site.texts, requested)
     text = _text(site, lang)
     detail = site_summary(site, requested)
@@ -98,8 +83,7 @@ def site_detail(
             "images": [_image(image, lang) for image in site.images],
             "ids": {"osm": site.osm_id, "wikidata": site.wikidata_id, "unesco": site.unesco_id},
             "languages": sorted(text.lang for text in site.texts),
-            "ticket_products": ticket_products,
-            "guide": guide_summary(guides, requested),
+            **signals.site_sections(site, lang=lang, requested=requested),
             "version": site.version,
             "updated_at": site.updated_at,
         }

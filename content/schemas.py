@@ -17,7 +17,7 @@ _TIME = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", error="use HH:MM (
 _DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
 
 
-def _language_code(value: str) -> None:
+def language_code(value: str) -> None:
     if value not in current_app.config["LANGUAGES"]:
         raise ValidationError(f"unsupported language; one of {current_app.config['LANGUAGES']}")
 
@@ -25,7 +25,7 @@ def _language_code(value: str) -> None:
 class LangArgsSchema(Schema):
     lang = fields.String(
         metadata={"description": "Language code; wins over Accept-Language"},
-        validate=_language_code,
+        validate=language_code,
     )
 
 
@@ -73,7 +73,7 @@ class OpeningHoursSchema(Schema):
 
 class ImageSchema(Schema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    alt = fields.Dict(keys=fields.String(validate=_language_code), values=fields.String())
+    alt = fields.Dict(keys=fields.String(validate=language_code), values=fields.String())
     width = fields.Integer(validate=validate.Range(min=1, max=20000))
     height = fields.Integer(validate=validate.Range(min=1, max=20000))
     credit = fields.String(validate=validate.Length(max=300))
@@ -100,7 +100,7 @@ class SiteWriteSchema(Schema):
     kind = fields.String(validate=validate.OneOf(SITE_KINDS))
     location = fields.Nested(LocationSchema)
     address = fields.Dict(
-        keys=fields.String(validate=_language_code),
+        keys=fields.String(validate=language_code),
         values=fields.String(validate=validate.Length(max=300)),
     )
     opening_hours = fields.List(fields.Nested(OpeningHoursSchema), validate=validate.Length(max=14))
@@ -112,7 +112,7 @@ class SiteWriteSchema(Schema):
     published = fields.Boolean()
     ids = fields.Nested(ExternalIdsSchema)
     texts = fields.Dict(
-        keys=fields.String(validate=_language_code), values=fields.Nested(SiteTextInputSchema)
+        keys=fields.String(validate=language_code), values=fields.Nested(SiteTextInputSchema)
     )
 
 
@@ -128,7 +128,7 @@ class SiteCreateSchema(SiteWriteSchema):
     location = fields.Nested(LocationSchema, required=True)
     texts = fields.Dict(
         required=True,
-        keys=fields.String(validate=_language_code),
+        keys=fields.String(validate=language_code),
         values=fields.Nested(SiteTextInputSchema),
     )
 
@@ -238,105 +238,3 @@ class LanguageSchema(Schema):
 
 class LanguageListSchema(Schema):
     items = fields.List(fields.Nested(LanguageSchema), required=True)
-
-
-# --- audio guides and the speech pipeline -----------------------------------------------------
-
-
-class GuideTrackSchema(Schema):
-    format = fields.String(metadata={"description": "opus (Opus in Ogg) or aac (AAC in MP4)"})
-    url = fields.String(metadata={"description": "Content-addressed; cacheable for ever"})
-    bytes = fields.Integer()
-    duration_s = fields.Float()
-    sha256 = fields.String()
-    mime = fields.String()
-
-
-class GuideFallbackSchema(Schema):
-    requested = fields.String()
-    status = fields.String()
-    reason = fields.String()
-
-
-class GuideSchema(Schema):
-    site = fields.String()
-    status = fields.String(metadata={"description": "ready, pending or unavailable"})
-    lang = fields.String(metadata={"description": "The language served"})
-    requested_lang = fields.String()
-    machine_translated = fields.Boolean()
-    tracks = fields.List(fields.Nested(GuideTrackSchema))
-    transcript = fields.String()
-    captions_url = fields.String(allow_none=True, metadata={"description": "WebVTT"})
-    duration_s = fields.Float(allow_none=True)
-    published_at = fields.String(allow_none=True)
-    reason = fields.String(metadata={"description": "Why the requested language is not ready"})
-    fallback = fields.Nested(GuideFallbackSchema, allow_none=True)
-    available_languages = fields.List(fields.String())
-
-
-class NarrationTextSchema(Schema):
-    text = fields.String(required=True, validate=validate.Length(max=20_000))
-    source_lang = fields.String(validate=_language_code)
-    langs = fields.List(
-        fields.String(validate=_language_code),
-        metadata={"description": "Languages to build (default: every served language)"},
-    )
-
-
-class TranslationSchema(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
-
-
-class JobErrorSchema(Schema):
-    reason = fields.String()
-    message = fields.String()
-
-
-class JobStageSchema(Schema):
-    id = fields.Integer()
-    stage = fields.String(metadata={"description": "source, translate or speech"})
-    lang = fields.String()
-    status = fields.String(
-        metadata={
-            "description": "blocked, queued, running, succeeded, skipped, pending, failed, "
-            "cancelled"
-        }
-    )
-    progress = fields.Float()
-    attempts = fields.Integer()
-    next_attempt_at = fields.DateTime(allow_none=True)
-    error = fields.Nested(JobErrorSchema, allow_none=True)
-    result = fields.Dict()
-
-
-class JobLanguageSchema(Schema):
-    status = fields.String()
-    progress = fields.Float()
-    error = fields.Nested(JobErrorSchema, allow_none=True)
-
-
-class JobSchema(Schema):
-    id = fields.Integer()
-    site = fields.String(allow_none=True)
-    narration_id = fields.Integer(allow_none=True)
-    kind = fields.String()
-    status = fields.String(
-        metadata={
-            "description": "queued, running, succeeded or failed; a succeeded job may still "
-            "leave languages pending (see pending_languages)"
-        }
-    )
-    source_lang = fields.String()
-    langs = fields.List(fields.String())
-    pending_languages = fields.List(
-        fields.String(),
-        metadata={"description": "Languages left pending, e.g. waiting for a model; see each"},
-    )
-    auto_publish = fields.Boolean()
-    progress = fields.Float()
-    error = fields.Nested(JobErrorSchema, allow_none=True)
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
-    languages = fields.Dict(keys=fields.String(), values=fields.Nested(JobLanguageSchema))
-    stages = fields.List(fields.Nested(JobStageSchema))

@@ -13,18 +13,9 @@ from sqlalchemy import select
 from app import audit
 from app.db import utcnow
 from app.extensions import db
+from content import signals
 from content.cache import bump_catalogue_version
-from content.models import (
-    SITE_KINDS,
-    Narration,
-    NarrationText,
-    Provenance,
-    Site,
-    SiteText,
-    Tour,
-    TourStop,
-    TourText,
-)
+from content.models import SITE_KINDS, Provenance, Site, SiteText, Tour, TourStop, TourText
 from content.schemas import SLUG_RE, ExternalIdsSchema, LocationSchema, OpeningHoursSchema
 from content.services import refresh_search_document
 
@@ -98,7 +89,8 @@ def _read(path: Path, schema: Schema, languages: list[str]) -> dict[str, Any]:
     return data
 
 
-def _set(obj: Any, values: dict[str, Any]) -> bool:
+def set_fields(obj: Any, values: dict[str, Any]) -> bool:
+    """Set these attributes; whether any of them changed."""
     changed = False
     for key, value in values.items():
         if getattr(obj, key) != value:
@@ -117,7 +109,9 @@ def _sync_texts(owner: Any, text_cls: type, texts: dict[str, dict[str, Any]]) ->
             )
             changed = True
         else:
-            changed |= _set(row, {**values, "provenance": Provenance.HUMAN.value, "reviewed": True})
+            changed |= set_fields(
+                row, {**values, "provenance": Provenance.HUMAN.value, "reviewed": True}
+            )
     return changed
 
 
@@ -128,7 +122,7 @@ def _load_site(data: dict[str, Any], source_lang: str) -> tuple[Site, str]:
         site = Site(slug=data["slug"], kind=data["kind"], lat=0.0, lon=0.0)
         db.session.add(site)
     ids = data["ids"]
-    changed = _set(
+    changed = set_fields(
         site,
         {
             "kind": data["kind"],
@@ -149,38 +143,8 @@ def _load_site(data: dict[str, Any], source_lang: str) -> tuple[Site, str]:
         site.updated_at = utcnow()
     refresh_search_document(site)
     db.session.flush()
-    changed |= _load_narration(site, data["narration"], source_lang)
+    changed |= signals.seeded(site, record=data, source_lang=source_lang)
     return site, "created" if created else ("updated" if changed else "unchanged")
-
-
-def _load_narration(site: Site, scripts: dict[str, str], source_lang: str) -> bool:
-    if not scripts:
-        return False
-    if source_lang not in scripts:
-        raise SeedError(f"{site.slug}: narration needs the source language {source_lang!r}")
-    narration = db.session.scalar(
-        select(Narration).where(Narration.site_id == site.id).order_by(Narration.id)
-    )
-    changed = False
-    source = scripts[source_lang].strip()
-    if narration is None:
-        narration = Narration(site_id=site.id, source_lang=source_lang, text=source)
-        db.session.add(narration)
-        changed = True
-    else:
-        changed |= _set(narration, {"text": source, "source_lang": source_lang})
-    for lang, script in scripts.items():
-        if lang == source_lang:
-            continue
-        row = narration.text_for(lang)
-        values = {"text": script.strip(), "provenance": Provenance.HUMAN.value, "reviewed": True}
-        if row is None:
-            narration.texts.append(NarrationText(lang=lang, **values))
-            changed = True
-        else:
-            changed |= _set(row, values)
-    db.session.flush()
-    return changed
 
 
 def _load_tour(data: dict[str, Any]) -> tuple[Tour, str]:
@@ -198,7 +162,7 @@ def _load_tour(data: dict[str, Any]) -> tuple[Tour, str]:
     if tour is None:
         tour = Tour(slug=data["slug"], duration_min=data["duration_min"])
         db.session.add(tour)
-    changed = _set(tour, {"duration_min": data["duration_min"]})
+    changed = set_fields(tour, {"duration_min": data["duration_min"]})
     changed |= _sync_texts(tour, TourText, data["texts"])
     wanted = [sites[slug].id for slug in data["stops"]]
     if [stop.site_id for stop in tour.stops] != wanted:

@@ -14,17 +14,9 @@ from app import audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.extensions import db
-from content import geo, search
+from content import geo, search, signals
 from content.cache import bump_catalogue_version
-from content.models import (
-    Guide,
-    GuideStatus,
-    Narration,
-    Provenance,
-    Site,
-    SiteText,
-    Tour,
-)
+from content.models import Provenance, Site, SiteText, Tour
 
 SITE_FIELDS = (
     "kind",
@@ -242,36 +234,17 @@ def get_tour(*, slug: str) -> Tour:
     return tour
 
 
-def guide_states(*, site_id: int) -> dict[str, Guide]:
-    """The guide state of a site in each language that has one."""
-    rows = db.session.scalars(select(Guide).where(Guide.site_id == site_id))
-    return {row.lang: row for row in rows}
-
-
 def language_stats() -> dict[str, dict[str, int]]:
-    """Per language: how many published sites have text, and how many a ready guide."""
+    """Per language: how many published sites have text, and what other domains count."""
     texts = db.session.execute(
         select(SiteText.lang, func.count())
         .join(Site, Site.id == SiteText.site_id)
         .where(Site.published.is_(True))
         .group_by(SiteText.lang)
     ).all()
-    guides = db.session.execute(
-        select(Guide.lang, func.count())
-        .join(Site, Site.id == Guide.site_id)
-        .where(Site.published.is_(True), Guide.status == GuideStatus.READY.value)
-        .group_by(Guide.lang)
-    ).all()
     stats: dict[str, dict[str, int]] = {}
     for lang, count in texts:
         stats.setdefault(lang, {})["sites_with_text"] = count
-    for lang, count in guides:
-        stats.setdefault(lang, {})["sites_with_guide"] = count
+    for lang, counts in signals.language_extras().items():
+        stats.setdefault(lang, {}).update(counts)
     return stats
-
-
-def narration_for(*, site_id: int) -> Narration | None:
-    """The site's newest narration script, if any."""
-    return db.session.scalar(
-        select(Narration).where(Narration.site_id == site_id).order_by(Narration.id.desc())
-    )

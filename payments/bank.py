@@ -31,8 +31,6 @@ from unidecode import unidecode
 from app.db import utcnow
 from app.errors import BadRequest, DomainError, NotFound, ValidationFailed
 from app.extensions import db
-from app.ticketing import services as tickets
-from app.ticketing.models import Order, OrderStatus
 from payments import presenters, services, vietqr
 from payments.models import (
     BankTransfer,
@@ -43,6 +41,8 @@ from payments.models import (
     TransferOutcome,
 )
 from payments.schemas import BankNotificationSchema
+from ticketing import services as tickets
+from ticketing.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 

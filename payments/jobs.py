@@ -7,9 +7,9 @@ import logging
 from sqlalchemy import select
 
 from app.extensions import db
-from app.ticketing.models import Order, OrderStatus
 from payments import services, stripe_gateway
 from payments.models import OPEN_STATES, Payment, PaymentMethodName, PaymentState
+from ticketing.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 

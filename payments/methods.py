@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import Conflict
-from app.ticketing import payment_methods
-from app.ticketing.models import Order
 from payments import bank, services, stripe_gateway
 from payments.models import PaymentMethodName, RefundOrigin, RefundState
+from ticketing import payment_methods
+from ticketing.models import Order
 
 
 class StripeCard:

@@ -21,12 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, utcnow
+from app.db import TimestampMixin, in_values, utcnow
 from app.extensions import db
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class PaymentMethodName(enum.StrEnum):
@@ -90,8 +86,8 @@ class Payment(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(_in("method", tuple(PaymentMethodName)), name="method_known"),
-        CheckConstraint(_in("state", tuple(PaymentState)), name="state_known"),
+        CheckConstraint(in_values("method", tuple(PaymentMethodName)), name="method_known"),
+        CheckConstraint(in_values("state", tuple(PaymentState)), name="state_known"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("received_amount >= 0", name="received_not_negative"),
         CheckConstraint(
@@ -145,10 +141,10 @@ class PaymentTransition(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "payment_transitions"
     __table_args__ = (
         CheckConstraint(
-            "from_state IS NULL OR " + _in("from_state", tuple(PaymentState)),
+            "from_state IS NULL OR " + in_values("from_state", tuple(PaymentState)),
             name="from_state_known",
         ),
-        CheckConstraint(_in("to_state", tuple(PaymentState)), name="to_state_known"),
+        CheckConstraint(in_values("to_state", tuple(PaymentState)), name="to_state_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,8 +171,8 @@ class Refund(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "payment_refunds"
     __table_args__ = (
-        CheckConstraint(_in("state", tuple(RefundState)), name="state_known"),
-        CheckConstraint(_in("origin", tuple(RefundOrigin)), name="origin_known"),
+        CheckConstraint(in_values("state", tuple(RefundState)), name="state_known"),
+        CheckConstraint(in_values("origin", tuple(RefundOrigin)), name="origin_known"),
         CheckConstraint("amount > 0", name="amount_positive"),
         UniqueConstraint("provider_ref"),
         UniqueConstraint("idempotency_key"),
@@ -231,7 +227,7 @@ class BankTransfer(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "bank_transfers"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(_in("outcome", tuple(TransferOutcome)), name="outcome_known"),
+        CheckConstraint(in_values("outcome", tuple(TransferOutcome)), name="outcome_known"),
         CheckConstraint("source IN ('notify', 'statement')", name="source_known"),
     )
 
@@ -263,7 +259,7 @@ class PaymentFlag(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "payment_flags"
     __table_args__ = (
-        CheckConstraint(_in("kind", tuple(FlagKind)), name="kind_known"),
+        CheckConstraint(in_values("kind", tuple(FlagKind)), name="kind_known"),
         Index("ix_payment_flags_resolved_at_id", "resolved_at", "id"),
     )
 

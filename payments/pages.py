@@ -8,9 +8,9 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup
 
 from app.errors import NotFound
-from app.ticketing import presenters as ticket_presenters
-from app.ticketing import services as tickets
 from payments import bank, presenters
+from ticketing import presenters as ticket_presenters
+from ticketing import services as tickets
 
 bp = Blueprint("payment_pages", __name__, template_folder="templates")
 

@@ -14,8 +14,8 @@ from qrcode.image.svg import SvgPathImage
 
 from app.errors import ValidationFailed
 from app.extensions import db
-from app.ticketing.models import Order
 from payments.models import BankTransfer, Payment, PaymentFlag
+from ticketing.models import Order
 
 
 def load_json(body: bytes, schema: Schema) -> dict[str, Any]:

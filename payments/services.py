@@ -21,9 +21,6 @@ from app import audit
 from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 from app.extensions import db, locked
-from app.ticketing import services as tickets
-from app.ticketing.models import Order, OrderStatus, Ticket, TicketStatus
-from app.ticketing.verify import format_serial
 from payments.models import (
     MONEY_RECEIVED,
     OPEN_STATES,
@@ -37,6 +34,9 @@ from payments.models import (
     RefundOrigin,
     RefundState,
 )
+from ticketing import services as tickets
+from ticketing.models import Order, OrderStatus, Ticket, TicketStatus
+from ticketing.verify import format_serial
 
 log = logging.getLogger(__name__)
 

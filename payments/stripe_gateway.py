@@ -34,8 +34,6 @@ from app.errors import (
     ValidationFailed,
 )
 from app.extensions import db
-from app.ticketing import services as tickets
-from app.ticketing.models import Order, OrderStatus
 from payments import services
 from payments.models import (
     MONEY_RECEIVED,
@@ -48,6 +46,8 @@ from payments.models import (
     RefundState,
     StripeEvent,
 )
+from ticketing import services as tickets
+from ticketing.models import Order, OrderStatus
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ import yaml
 from flask import Flask
 from sqlalchemy import func, select
 
-from content.models import Narration, Site
+from content.models import Site
 from content.seeding import SEED_DIR, SeedError, load_seed
+from guides.models import Narration
 
 TICKETED = {
     "chùa cầu",

@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.audit import AuditLog
-from app.ticketing import services as ticket_services
-from app.ticketing.models import Order, Ticket
-from app.ticketing.seeding import load_products
 from payments import bank
 from payments.models import Payment
 from tests.payments.stripe_fake import WEBHOOK_SECRET, FakeStripe, sign
+from ticketing import services as ticket_services
+from ticketing.models import Order, Ticket
+from ticketing.seeding import load_products
 
 BANK_BIN = "970436"  # Vietcombank
 ACCOUNT = "0071000888999"

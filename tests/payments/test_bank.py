@@ -15,8 +15,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.ticketing import services as ticket_services
-from app.ticketing.verify import format_serial
 from payments import bank
 from payments.models import BankTransfer, Payment, PaymentFlag, Refund
 from payments.vietqr import parse_payload
@@ -34,6 +32,8 @@ from tests.payments.conftest import (
     payments_of,
     tickets_of,
 )
+from ticketing import services as ticket_services
+from ticketing.verify import format_serial
 
 PASS = "old-town-pass"
 

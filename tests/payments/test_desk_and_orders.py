@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from app.audit import AuditLog
 from app.errors import Conflict
-from app.ticketing.models import Order
-from app.ticketing.verify import format_serial
 from payments import services
 from payments.models import Payment, PaymentState, PaymentTransition
 from tests.app.test_shell import assert_error
 from tests.payments.conftest import Buyer, count, payments_of, tickets_of
 from tests.payments.stripe_fake import FakeStripe
+from ticketing.models import Order
+from ticketing.verify import format_serial
 
 PASS = "old-town-pass"
 
@@ -117,7 +117,7 @@ def test_bad_orders_are_refused_whole(
 
 
 def test_a_sold_out_day_is_refused_whole(buyer: Buyer, db: Any, stripe_fake: FakeStripe) -> None:
-    from app.ticketing.services import local_today
+    from ticketing.services import local_today
 
     show = {"product": "evening-art-show", "tier": "foreign", "date": local_today().isoformat()}
     for n in range(12):

@@ -14,7 +14,6 @@ from sqlalchemy import func, select, text
 
 from app.audit import AuditLog
 from app.extensions import db
-from app.ticketing.models import Order
 from payments import services
 from payments.models import StripeEvent
 from tests.conftest import (
@@ -23,6 +22,7 @@ from tests.conftest import (
 )
 from tests.payments.conftest import PAYMENT_CONFIG, deliver_stripe, prepare_shop
 from tests.payments.stripe_fake import FakeStripe
+from ticketing.models import Order
 
 pytestmark = pytest.mark.postgres
 

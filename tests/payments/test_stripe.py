@@ -8,8 +8,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.ticketing import services as ticket_services
-from app.ticketing.verify import format_serial
 from payments import jobs
 from payments.models import Payment, PaymentFlag, Refund, StripeEvent
 from tests.app.test_shell import assert_error
@@ -23,6 +21,8 @@ from tests.payments.conftest import (
     tickets_of,
 )
 from tests.payments.stripe_fake import FakeStripe
+from ticketing import services as ticket_services
+from ticketing.verify import format_serial
 
 PASS = "old-town-pass"
 

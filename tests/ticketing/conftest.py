@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 
 from app.auth import services as auth_services
-from app.ticketing import services
-from app.ticketing.models import Order, Ticket
-from app.ticketing.seeding import load_products
-from app.ticketing.verify import format_serial
+from ticketing import services
+from ticketing.models import Order, Ticket
+from ticketing.seeding import load_products
+from ticketing.verify import format_serial
 
 BRIDGE = "japanese-covered-bridge"
 TAN_KY = "tan-ky-old-house"

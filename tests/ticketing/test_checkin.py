@@ -10,9 +10,6 @@ from sqlalchemy import select
 
 from app.audit import AuditLog
 from app.db import utcnow
-from app.ticketing import services
-from app.ticketing.models import CheckinScan, Ticket, TicketEntry
-from app.ticketing.verify import format_serial
 from tests.app.test_shell import assert_error
 from tests.ticketing.conftest import (
     BRIDGE,
@@ -24,6 +21,9 @@ from tests.ticketing.conftest import (
     now_iso,
     redeem,
 )
+from ticketing import services
+from ticketing.models import CheckinScan, Ticket, TicketEntry
+from ticketing.verify import format_serial
 
 Headers = Callable[..., dict[str, str]]
 
@@ -129,7 +129,7 @@ def test_first_use_opens_a_24_hour_window(
 def test_dated_show_is_not_valid_before_its_evening(
     client: Any, shop: Shop, device: Headers
 ) -> None:
-    from app.ticketing.models import Order
+    from ticketing.models import Order
 
     created = services.create_order(
         items=[

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.ticketing import vectors
-from app.ticketing.verify import (
+from tests.ticketing.conftest import BRIDGE, TAN_KY, Shop
+from ticketing import vectors
+from ticketing.verify import (
     CODE_BYTES,
     CODE_LENGTH,
     InvalidCode,
@@ -29,9 +30,8 @@ from app.ticketing.verify import (
     format_serial,
     parse_serial,
 )
-from tests.ticketing.conftest import BRIDGE, TAN_KY, Shop
 
-VERIFY_PY = Path(__file__).resolve().parents[2] / "app" / "ticketing" / "verify.py"
+VERIFY_PY = Path(__file__).resolve().parents[2] / "ticketing" / "verify.py"
 
 
 def test_published_vectors_are_current() -> None:

@@ -19,15 +19,15 @@ from sqlalchemy import func, select
 from app.audit import AuditLog
 from app.auth import services as auth_services
 from app.extensions import db
-from app.ticketing import services
-from app.ticketing.models import Ticket, TicketEntry
-from app.ticketing.seeding import load_products
 from tests.conftest import (
     make_app,
     migrate_and_seed,
     scratch_postgres_app,
 )
 from tests.ticketing.conftest import OLD_TOWN_SITES
+from ticketing import services
+from ticketing.models import Ticket, TicketEntry
+from ticketing.seeding import load_products
 
 SCANNERS = 12
 SITES = OLD_TOWN_SITES[:6]

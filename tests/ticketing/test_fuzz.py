@@ -13,7 +13,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.ticketing.verify import (
+from tests.ticketing.conftest import BRIDGE, Shop, nonce, now_iso
+from ticketing.verify import (
     CODE_LENGTH,
     KeySet,
     OfflineVerifier,
@@ -21,7 +22,6 @@ from app.ticketing.verify import (
     TicketClaims,
     encode_code,
 )
-from tests.ticketing.conftest import BRIDGE, Shop, nonce, now_iso
 
 DETAILS = {
     "bad_length",

@@ -12,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from app.ticketing import services
-from app.ticketing.models import SigningKey
-from app.ticketing.verify import OfflineVerifier, Reason, b64url_encode, format_serial
 from tests.app.test_shell import assert_error
 from tests.ticketing.conftest import BRIDGE, TAN_KY, Shop, redeem
+from ticketing import services
+from ticketing.models import SigningKey
+from ticketing.verify import OfflineVerifier, Reason, b64url_encode, format_serial
 
 
 def test_first_setup_writes_a_private_key_only_its_owner_reads(shop: Shop) -> None:

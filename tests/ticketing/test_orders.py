@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from app.audit import AuditLog
 from app.errors import Conflict
-from app.ticketing import services
-from app.ticketing.models import Order, Ticket
 from tests.app.test_shell import assert_error
 from tests.ticketing.conftest import Shop
+from ticketing import services
+from ticketing.models import Order, Ticket
 
 ORDER = {
     "items": [
@@ -166,7 +166,7 @@ def test_free_orders_are_paid_at_once(shop: Shop) -> None:
 
 
 def test_dated_show_sells_up_to_its_capacity(client: Any, shop: Shop, db: Any) -> None:
-    from app.ticketing.models import Product
+    from ticketing.models import Product
 
     show = db.session.scalar(select(Product).where(Product.slug == "evening-art-show"))
     show.daily_capacity = 3

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from app.ticketing import qr
-from app.ticketing.verify import OfflineVerifier, Reason, format_serial
 from tests.app.test_shell import assert_error
 from tests.ticketing.conftest import BRIDGE, Shop, redeem
+from ticketing import qr
+from ticketing.verify import OfflineVerifier, Reason, format_serial
 
 needs_zbar = pytest.mark.skipif(
     shutil.which("zbarimg") is None, reason="zbarimg (Debian zbar-tools) is not installed"

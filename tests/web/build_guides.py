@@ -9,8 +9,8 @@ so the page shows its fallback.
 from __future__ import annotations
 
 from app.extensions import db
-from content import pipeline
 from content.models import Site
+from guides import executor, narrations
 from wsgi import app
 
 SITE = "fujian-assembly-hall"
@@ -26,15 +26,15 @@ FRENCH = (
 
 def main() -> None:
     with app.app_context():
-        pipeline.build_guide(SITE, langs=["en", "de"])
-        site = pipeline.site_by_slug(SITE)
+        executor.build_guide(SITE, langs=["en", "de"])
+        site = narrations.site_by_slug(SITE)
         assert isinstance(site, Site)
-        narration = pipeline.current_narration(site)
+        narration = narrations.current_narration(site)
         assert narration is not None
-        job = pipeline.set_translation(narration_id=narration.id, lang="fr", text=FRENCH)
+        job = narrations.set_translation(narration_id=narration.id, lang="fr", text=FRENCH)
         job.auto_publish = True
         db.session.commit()
-        pipeline.run_job_here(job_id=job.id)
+        executor.run_job_here(job_id=job.id)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from app.web.pages import ASSET_VERSIONS
+from web.pages import ASSET_VERSIONS
 
 SITE = "japanese-covered-bridge"
 
@@ -148,7 +148,7 @@ def test_ticket_form_shows_mistakes_and_keeps_the_answers(client: Any) -> None:
 def test_every_served_language_has_every_word_with_the_same_placeholders(app: Any) -> None:
     import string
 
-    from app.web.messages import _EN, MESSAGES
+    from web.messages import _EN, MESSAGES
 
     def fields(text: str) -> set[str]:
         return {name for _, name, _, _ in string.Formatter().parse(text) if name}

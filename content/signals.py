@@ -1,0 +1,54 @@
+"""What other domains add to the catalogue without the catalogue importing them (Indico's way:
+blinker signals that the catalogue sends and the guide and ticketing domains answer).
+
+Each signal has a typed sender function here; receivers connect in their domain's `init_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from blinker import Namespace
+
+if TYPE_CHECKING:
+    from content.models import Site
+
+_signals = Namespace()
+
+#: Sent with a site while its public document is built (`GET /sites/<slug>`, packs, sync), with
+#: `lang` (the language served) and `requested`; each receiver returns a mapping of fields to
+#: add: the guide domain adds `guide`, ticketing adds `ticket_products`.
+site_document = _signals.signal("site-document")
+
+#: Sent while `GET /languages` counts what each language has; each receiver returns
+#: {language code: {field: count}} to add (the guide domain adds `sites_with_guide`).
+language_counts = _signals.signal("language-counts")
+
+#: Sent after a site was loaded from its seed file, with `record` (the validated YAML mapping)
+#: and `source_lang`; each receiver returns whether it changed anything (the guide domain
+#: loads the site's narration from the record's `narration`).
+site_seeded = _signals.signal("site-seeded")
+
+
+def site_sections(site: Site, *, lang: str, requested: str) -> dict[str, Any]:
+    """The fields other domains add to a site's public document."""
+    fields: dict[str, Any] = {}
+    for _, value in site_document.send(site, lang=lang, requested=requested):
+        fields.update(value)
+    return fields
+
+
+def language_extras() -> dict[str, dict[str, int]]:
+    """Per language, the counts other domains add to `GET /languages`."""
+    counts: dict[str, dict[str, int]] = {}
+    for _, value in language_counts.send(None):
+        for lang, fields in value.items():
+            counts.setdefault(lang, {}).update(fields)
+    return counts
+
+
+def seeded(site: Site, *, record: Mapping[str, Any], source_lang: str) -> bool:
+    """Tell other domains a site was seeded; whether any of them changed something."""
+    answers = site_seeded.send(site, record=record, source_lang=source_lang)
+    return any(bool(changed) for _, changed in answers)

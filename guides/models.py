@@ -1,0 +1,290 @@
+"""Guide tables: narrations and their translations, guides per language with their built and
+published tracks, and the speech pipeline's jobs and tasks. The tables keep their names from
+the catalogue's first migrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import TimestampMixin, in_values, utcnow
+from app.extensions import db
+
+
+class GuideStatus(enum.StrEnum):
+    READY = "ready"  # published audio and transcript can be served
+    PENDING = "pending"  # being built, or waiting for a model or a review
+    UNAVAILABLE = "unavailable"  # no narration for this language yet
+
+
+class SourceKind(enum.StrEnum):
+    TEXT = "text"  # staff typed or pasted the narration
+    RECORDING = "recording"  # staff uploaded a recording; its transcript is the text
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"  # created; no task has started yet
+    RUNNING = "running"  # at least one task started and some are not finished
+    SUCCEEDED = "succeeded"  # every task ended; none failed (languages may be pending a model)
+    FAILED = "failed"  # a task failed for good, or the source was rejected (final)
+
+
+class TaskState(enum.StrEnum):
+    BLOCKED = "blocked"  # waits for the task it depends on
+    QUEUED = "queued"  # may run from next_attempt_at on
+    RUNNING = "running"  # leased to a worker until lease_expires_at; taken over after that
+    SUCCEEDED = "succeeded"  # done; its output is recorded (final)
+    SKIPPED = "skipped"  # nothing to do: the published or built output has the same key (final)
+    PENDING = "pending"  # cannot run until a model is installed; see error_reason (final)
+    FAILED = "failed"  # gave up: bad input, or retries exhausted (final)
+    CANCELLED = "cancelled"  # the task it depends on did not succeed (final)
+
+
+class TaskStage(enum.StrEnum):
+    SOURCE = "source"  # check the text, or decode and transcribe the recording
+    TRANSLATE = "translate"  # machine translation into one language
+    SPEECH = "speech"  # synthesize (or render the recording), encode, stage, publish
+
+
+class Narration(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A narration script for a site in its source language, with its translations."""
+
+    __tablename__ = "narrations"
+    __table_args__ = (
+        CheckConstraint("source_kind IN ('text', 'recording')", name="source_kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    source_lang: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    source_kind: Mapped[str] = mapped_column(String(10), default=SourceKind.TEXT.value)
+    #: The upload, relative to the media directory, and the hash of its bytes.
+    recording_path: Mapped[str | None] = mapped_column(String(300), default=None)
+    recording_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Whisper's transcript of the recording, which staff may correct before it is used.
+    transcript_draft: Mapped[str | None] = mapped_column(Text, default=None)
+
+    texts: Mapped[list[NarrationText]] = relationship(
+        back_populates="narration", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def text_for(self, lang: str) -> NarrationText | None:
+        return next((text for text in self.texts if text.lang == lang), None)
+
+    def __repr__(self) -> str:
+        return f"<Narration {self.id} site={self.site_id} {self.source_lang}>"
+
+
+class NarrationText(db.Model):  # type: ignore[name-defined,misc]
+    """A narration in one target language: a human translation or a machine one."""
+
+    __tablename__ = "narration_texts"
+    __table_args__ = (
+        UniqueConstraint("narration_id", "lang"),
+        CheckConstraint("provenance IN ('human', 'machine')", name="provenance_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    narration_id: Mapped[int] = mapped_column(ForeignKey("narrations.id", ondelete="CASCADE"))
+    lang: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    provenance: Mapped[str] = mapped_column(String(10))
+    reviewed: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    narration: Mapped[Narration] = relationship(back_populates="texts")
+
+    def __repr__(self) -> str:
+        return f"<NarrationText {self.narration_id} {self.lang} {self.provenance}>"
+
+
+class Guide(db.Model):  # type: ignore[name-defined,misc]
+    """The state of a site's audio guide in one language: the published track, and the newest
+    built one waiting for review."""
+
+    __tablename__ = "guides"
+    __table_args__ = (
+        UniqueConstraint("site_id", "lang"),
+        CheckConstraint("status IN ('ready', 'pending', 'unavailable')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    lang: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12), default=GuideStatus.PENDING.value)
+    machine_translated: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    narration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("narrations.id", ondelete="SET NULL"), default=None
+    )
+    published_track_id: Mapped[int | None] = mapped_column(
+        ForeignKey("guide_tracks.id", ondelete="SET NULL", use_alter=True), default=None
+    )
+    #: The published track's content key: a re-run whose key is the same has nothing to do.
+    published_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Built and complete, waiting for an editor to publish it (None when nothing waits).
+    draft_track_id: Mapped[int | None] = mapped_column(
+        ForeignKey("guide_tracks.id", ondelete="SET NULL", use_alter=True), default=None
+    )
+
+    published_track: Mapped[GuideTrack | None] = relationship(
+        foreign_keys=[published_track_id], lazy="joined", post_update=True
+    )
+    draft_track: Mapped[GuideTrack | None] = relationship(
+        foreign_keys=[draft_track_id], lazy="joined", post_update=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Guide site={self.site_id} {self.lang} {self.status}>"
+
+
+class GuideTrack(db.Model):  # type: ignore[name-defined,misc]
+    """One complete rendering of a guide: its audio files in every format, captions and
+    transcript. Rows are written only after the files were renamed into place."""
+
+    __tablename__ = "guide_tracks"
+    __table_args__ = (UniqueConstraint("guide_id", "content_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guide_id: Mapped[int] = mapped_column(ForeignKey("guides.id", ondelete="CASCADE"), index=True)
+    content_key: Mapped[str] = mapped_column(String(64))
+    #: Folder of the files, relative to the media directory.
+    directory: Mapped[str] = mapped_column(String(300))
+    transcript: Mapped[str] = mapped_column(Text)
+    machine_translated: Mapped[bool] = mapped_column(default=False)
+    voice_id: Mapped[str | None] = mapped_column(String(80), default=None)  # None: a recording
+    duration_s: Mapped[float] = mapped_column(Float)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float, default=None)
+    true_peak_dbtp: Mapped[float | None] = mapped_column(Float, default=None)
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_jobs.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    files: Mapped[list[GuideTrackFile]] = relationship(
+        back_populates="track",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="GuideTrackFile.id",
+    )
+
+    def audio_files(self) -> list[GuideTrackFile]:
+        return [f for f in self.files if f.kind == "audio"]
+
+    def captions(self) -> GuideTrackFile | None:
+        return next((f for f in self.files if f.kind == "captions"), None)
+
+    def __repr__(self) -> str:
+        return f"<GuideTrack {self.id} guide={self.guide_id} {self.content_key[:12]}>"
+
+
+class GuideTrackFile(db.Model):  # type: ignore[name-defined,misc]
+    """One file of a track, served at a URL named by its sha256."""
+
+    __tablename__ = "guide_track_files"
+    __table_args__ = (
+        UniqueConstraint("track_id", "format"),
+        CheckConstraint("kind IN ('audio', 'captions')", name="kind_known"),
+        CheckConstraint("bytes >= 0", name="bytes_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("guide_tracks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    format: Mapped[str] = mapped_column(String(10))  # opus, aac, mp3, vtt
+    path: Mapped[str] = mapped_column(String(300))  # relative to the media directory
+    mime: Mapped[str] = mapped_column(String(60))
+    bytes: Mapped[int]
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+
+    track: Mapped[GuideTrack] = relationship(back_populates="files")
+
+    def __repr__(self) -> str:
+        return f"<GuideTrackFile {self.format} {self.sha256[:12]}>"
+
+
+class PipelineJob(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A run of the speech pipeline for one site; its tasks are the truth of its progress."""
+
+    __tablename__ = "pipeline_jobs"
+    __table_args__ = (
+        CheckConstraint(in_values("state", tuple(s.value for s in JobState)), name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    narration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("narrations.id", ondelete="SET NULL"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # narration, build, translation
+    state: Mapped[str] = mapped_column(String(12), default=JobState.QUEUED.value)
+    source_lang: Mapped[str] = mapped_column(String(8))
+    langs: Mapped[list[Any]] = mapped_column(default=list)
+    auto_publish: Mapped[bool] = mapped_column(default=False)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    error_reason: Mapped[str | None] = mapped_column(String(60), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    tasks: Mapped[list[PipelineTask]] = relationship(
+        back_populates="job",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="PipelineTask.id",
+    )
+
+    def __repr__(self) -> str:
+        return f"<PipelineJob {self.id} site={self.site_id} {self.state}>"
+
+
+class PipelineTask(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    """One stage of a job for one language; run by whichever worker holds its lease."""
+
+    __tablename__ = "pipeline_tasks"
+    __table_args__ = (
+        UniqueConstraint("job_id", "stage", "lang"),
+        CheckConstraint(in_values("state", tuple(s.value for s in TaskState)), name="state_known"),
+        CheckConstraint(in_values("stage", tuple(s.value for s in TaskStage)), name="stage_known"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+        Index("ix_pipeline_tasks_runnable", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_jobs.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(12))
+    lang: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(12), default=TaskState.BLOCKED.value)
+    depends_on_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_tasks.id", ondelete="CASCADE"), default=None
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(120), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error_reason: Mapped[str | None] = mapped_column(String(60), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    job: Mapped[PipelineJob] = relationship(back_populates="tasks")
+
+    def __repr__(self) -> str:
+        return f"<PipelineTask {self.id} {self.stage}:{self.lang} {self.state}>"

@@ -1,0 +1,106 @@
+"""Request and response schemas of audio guides, narrations and pipeline jobs."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from content.schemas import language_code
+
+
+class GuideTrackSchema(Schema):
+    format = fields.String(metadata={"description": "opus (Opus in Ogg) or aac (AAC in MP4)"})
+    url = fields.String(metadata={"description": "Content-addressed; cacheable for ever"})
+    bytes = fields.Integer()
+    duration_s = fields.Float()
+    sha256 = fields.String()
+    mime = fields.String()
+
+
+class GuideFallbackSchema(Schema):
+    requested = fields.String()
+    status = fields.String()
+    reason = fields.String()
+
+
+class GuideSchema(Schema):
+    site = fields.String()
+    status = fields.String(metadata={"description": "ready, pending or unavailable"})
+    lang = fields.String(metadata={"description": "The language served"})
+    requested_lang = fields.String()
+    machine_translated = fields.Boolean()
+    tracks = fields.List(fields.Nested(GuideTrackSchema))
+    transcript = fields.String()
+    captions_url = fields.String(allow_none=True, metadata={"description": "WebVTT"})
+    duration_s = fields.Float(allow_none=True)
+    published_at = fields.String(allow_none=True)
+    reason = fields.String(metadata={"description": "Why the requested language is not ready"})
+    fallback = fields.Nested(GuideFallbackSchema, allow_none=True)
+    available_languages = fields.List(fields.String())
+
+
+class NarrationTextSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(max=20_000))
+    source_lang = fields.String(validate=language_code)
+    langs = fields.List(
+        fields.String(validate=language_code),
+        metadata={"description": "Languages to build (default: every served language)"},
+    )
+
+
+class TranslationSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+class JobErrorSchema(Schema):
+    reason = fields.String()
+    message = fields.String()
+
+
+class JobStageSchema(Schema):
+    id = fields.Integer()
+    stage = fields.String(metadata={"description": "source, translate or speech"})
+    lang = fields.String()
+    status = fields.String(
+        metadata={
+            "description": "blocked, queued, running, succeeded, skipped, pending, failed, "
+            "cancelled"
+        }
+    )
+    progress = fields.Float()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    error = fields.Nested(JobErrorSchema, allow_none=True)
+    result = fields.Dict()
+
+
+class JobLanguageSchema(Schema):
+    status = fields.String()
+    progress = fields.Float()
+    error = fields.Nested(JobErrorSchema, allow_none=True)
+
+
+class JobSchema(Schema):
+    id = fields.Integer()
+    site = fields.String(allow_none=True)
+    narration_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    status = fields.String(
+        metadata={
+            "description": "queued, running, succeeded or failed; a succeeded job may still "
+            "leave languages pending (see pending_languages)"
+        }
+    )
+    source_lang = fields.String()
+    langs = fields.List(fields.String())
+    pending_languages = fields.List(
+        fields.String(),
+        metadata={"description": "Languages left pending, e.g. waiting for a model; see each"},
+    )
+    auto_publish = fields.Boolean()
+    progress = fields.Float()
+    error = fields.Nested(JobErrorSchema, allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    languages = fields.Dict(keys=fields.String(), values=fields.Nested(JobLanguageSchema))
+    stages = fields.List(fields.Nested(JobStageSchema))

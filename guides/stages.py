@@ -1,0 +1,424 @@
+"""The speech work of each task: check or transcribe the source, translate, speak. The only
+module of the Flask side that imports `audio_pipeline`, and only inside the functions that run
+a stage, so the web process can import the guide domain without loading the speech stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import current_app
+
+from app.extensions import db
+from audio_pipeline.settings import PipelineSettings
+from content.models import Provenance, Site
+from guides import publishing
+from guides.models import (
+    Guide,
+    Narration,
+    NarrationText,
+    PipelineJob,
+    PipelineTask,
+    SourceKind,
+    TaskStage,
+)
+from guides.narrations import upload_limit_bytes
+from guides.published import media_dir
+
+if TYPE_CHECKING:
+    from audio_pipeline.steps import Track
+
+ROOT = Path(__file__).resolve().parent.parent
+GLOSSARY = ROOT / "content" / "seed" / "glossary.yaml"
+
+
+class Progress(Protocol):
+    """Where a stage reports how far it got (the task's heartbeat)."""
+
+    progress: float | None
+
+
+class StageError(Exception):
+    """A stage could not do its work: `reason` and `message` for staff, whether trying again
+    may help, and whether it waits for a model to be installed."""
+
+    def __init__(
+        self, reason: str, message: str, *, retryable: bool = False, model_missing: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+        self.retryable, self.model_missing = retryable, model_missing
+
+
+@dataclass
+class Outcome:
+    """What a stage did; `apply` writes its results inside the task's final transaction."""
+
+    event: str  # succeed, skip
+    result: dict[str, Any]
+    apply: Callable[[], None] | None = None
+
+
+# --- settings and engines (one set per worker process) ----------------------------------------
+
+
+def pipeline_settings() -> PipelineSettings:
+    """The engines' settings: HOIAN_* variables, the upload limit from the app's config."""
+    override = current_app.config.get("PIPELINE_SETTINGS")
+    if isinstance(override, PipelineSettings):
+        return override
+    return PipelineSettings.from_env(max_upload_bytes=upload_limit_bytes())
+
+
+def settings_environment() -> dict[str, str]:
+    """The HOIAN_* variables that give a worker process settings passed to this app in code."""
+    override = current_app.config.get("PIPELINE_SETTINGS")
+    if not isinstance(override, PipelineSettings):
+        return {}
+    return {
+        "HOIAN_MODEL_DIR": str(override.model_dir),
+        "HOIAN_SPEECH_THREADS": str(override.threads),
+    }
+
+
+@dataclass
+class Engines:
+    """Loaded models, kept for every task a worker runs."""
+
+    settings: PipelineSettings
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, build: Callable[[], Any]) -> Any:
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
+
+    def voices(self) -> Any:
+        from audio_pipeline.tts import VoiceRegistry
+
+        return self.get("voices", lambda: VoiceRegistry.from_settings(self.settings))
+
+    def transcriber(self) -> Any:
+        from audio_pipeline.stt import Transcriber
+
+        return self.get("stt", lambda: Transcriber(self.settings))
+
+    def translator(self) -> Any:
+        from audio_pipeline.mt import ArgosTranslator
+
+        return self.get("mt", lambda: ArgosTranslator(self.settings))
+
+    def glossary(self) -> Any:
+        from audio_pipeline.glossary import Glossary
+
+        return self.get("glossary", lambda: Glossary.from_yaml(GLOSSARY))
+
+
+_engines: dict[PipelineSettings, Engines] = {}
+
+
+def engines() -> Engines:
+    settings = pipeline_settings()
+    if settings not in _engines:
+        _engines[settings] = Engines(settings)
+    return _engines[settings]
+
+
+def model_registry() -> Any:
+    """The speech models this machine has or can get (`flask models ...`)."""
+    from audio_pipeline.registry import ModelRegistry
+
+    return ModelRegistry(pipeline_settings())
+
+
+def download_model(model_id: str) -> Any:
+    """Fetch and install one model where there is internet; its installed state."""
+    from audio_pipeline.errors import PipelineError
+
+    try:
+        return model_registry().download(model_id)
+    except PipelineError as exc:
+        raise StageError(exc.reason, exc.message) from exc
+
+
+def install_model(path: Path) -> Any:
+    """Install a model from files (an .argosmodel, a voice or Whisper folder); its state."""
+    from audio_pipeline.errors import PipelineError
+
+    try:
+        return model_registry().install(path)
+    except PipelineError as exc:
+        raise StageError(exc.reason, exc.message) from exc
+
+
+def site_glossary(site_id: int) -> Any:
+    """The town's glossary with the site's own names first: its name in every language it has
+    a text in (so "Hội quán Phúc Kiến" comes out of translation as "Fujian Assembly Hall"),
+    with the unaccented spelling of each Latin-script name as a variant Whisper may write."""
+    from unidecode import unidecode
+
+    from audio_pipeline.glossary import Glossary
+    from audio_pipeline.languages import language
+
+    site = db.session.get(Site, site_id)
+    forms = {text.lang: text.name for text in (site.texts if site else []) if text.name.strip()}
+    if len(forms) < 2:
+        return engines().glossary()
+    variants = {
+        lang: [unidecode(name)]
+        for lang, name in forms.items()
+        if language(lang).latin and unidecode(name) != name
+    }
+    own = Glossary.from_data([{"forms": forms, "variants": variants}])
+    return engines().glossary().merged(own)
+
+
+# --- running a stage --------------------------------------------------------------------------
+
+
+def run_stage(task: PipelineTask, beat: Progress) -> Outcome:
+    """Do the task's work; a StageError when the pipeline refused or could not do it."""
+    from audio_pipeline.errors import ModelMissing, PipelineError
+
+    job = task.job
+    narration = db.session.get(Narration, job.narration_id) if job.narration_id else None
+    if narration is None:
+        raise StageError("narration_missing", "the job's narration was deleted")
+    stage = TaskStage(task.stage)
+    try:
+        if stage is TaskStage.SOURCE:
+            return _source(task, narration, beat)
+        if stage is TaskStage.TRANSLATE:
+            return _translate(task, narration, beat)
+        return _speech(task, narration, beat)
+    except ModelMissing as exc:
+        raise StageError(exc.reason, exc.message, model_missing=True) from exc
+    except PipelineError as exc:
+        raise StageError(exc.reason, exc.message, retryable=exc.retryable) from exc
+
+
+def _source(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome:
+    """Check the text, or decode and transcribe the recording (its transcript is a draft)."""
+    from audio_pipeline import steps
+    from audio_pipeline.text import check_text
+
+    eng = engines()
+    if narration.source_kind == SourceKind.TEXT.value:
+        check_text(narration.text, narration.source_lang, max_chars=eng.settings.max_text_chars)
+        return Outcome("succeed", {"kind": SourceKind.TEXT.value, "chars": len(narration.text)})
+    assert narration.recording_path
+    beat.progress = 0.1
+    _, transcript = steps.transcribe_recording(
+        media_dir() / narration.recording_path,
+        lang=narration.source_lang,
+        transcriber=eng.transcriber(),
+        glossary=site_glossary(narration.site_id),
+        settings=eng.settings,
+    )
+    text = transcript.text
+    result = {
+        "kind": SourceKind.RECORDING.value,
+        "transcript": text,
+        "duration_s": transcript.duration_s,
+        "speech_s": transcript.speech_s,
+        "detected_lang": transcript.detected_lang,
+        "detected_probability": transcript.detected_probability,
+        "model_id": transcript.model_id,
+        "segments": [[c.start, c.end, c.text] for c in transcript.segments],
+    }
+
+    def apply() -> None:
+        row = db.session.get(Narration, narration.id)
+        assert row is not None
+        row.transcript_draft = text
+        if not row.text:
+            row.text = text
+
+    return Outcome("succeed", result, apply)
+
+
+def _translate(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome:
+    """Machine translation into the task's language, unless a person translated it."""
+    from audio_pipeline import steps
+    from audio_pipeline.text import join
+
+    existing = narration.text_for(task.lang)
+    if existing is not None and existing.provenance == Provenance.HUMAN.value:
+        return Outcome("skip", {"provenance": Provenance.HUMAN.value})
+    eng = engines()
+    beat.progress = 0.1
+    translation = steps.translate_text(
+        text=narration.text,
+        source=narration.source_lang,
+        target=task.lang,
+        translator=eng.translator(),
+        glossary=site_glossary(narration.site_id),
+        settings=eng.settings,
+    )
+    text = join(translation.structure, task.lang)
+    if existing is not None and existing.text == text:
+        return Outcome("skip", {"provenance": Provenance.MACHINE.value, "unchanged": True})
+
+    def apply() -> None:
+        row = db.session.get(Narration, narration.id)
+        assert row is not None
+        current = row.text_for(task.lang)
+        if current is None:
+            row.texts.append(
+                NarrationText(lang=task.lang, text=text, provenance=Provenance.MACHINE.value)
+            )
+        elif current.provenance == Provenance.MACHINE.value:
+            current.text, current.reviewed = text, False
+
+    return Outcome("succeed", {"route": translation.route, "chars": len(text)}, apply)
+
+
+@dataclass(frozen=True)
+class _Speech:
+    """What a speech task will make: its content key, whether its words are a machine
+    translation, and how to render its files into a folder."""
+
+    key: str
+    machine_translated: bool
+    render: Callable[[Path], Track]
+
+
+def _speech(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome:
+    """Speak (or render the recording), place the files, and record the track at the commit."""
+    job = task.job
+    recording = narration.source_kind == SourceKind.RECORDING.value
+    if recording and task.lang == narration.source_lang:
+        plan = _recording_speech(task, narration, beat)
+    else:
+        plan = _voice_speech(task, narration)
+    guide = db.session.scalar(
+        db.select(Guide).where(Guide.site_id == job.site_id, Guide.lang == task.lang)
+    )
+    if guide is not None and guide.published_key == plan.key:
+        return Outcome("skip", {"key": plan.key, "published": True})
+    built = publishing.track_with_key(site_id=job.site_id, lang=task.lang, key=plan.key)
+    if built is not None:
+        return _offer_again(job, task.lang, plan.key, built.id)
+    beat.progress = 0.2
+
+    def render(folder: Path) -> dict[str, Any]:
+        track = plan.render(folder)
+        manifest = track.manifest()
+        manifest["machine_translated"] = plan.machine_translated
+        manifest["transcript"] = track.transcript
+        return manifest
+
+    staged = publishing.place_track(task_id=task.id, key=plan.key, render=render)
+    beat.progress = 0.9
+
+    def record() -> None:
+        current = db.session.get(PipelineJob, job.id)
+        assert current is not None
+        publishing.record_track(job=current, staged=staged)
+
+    return Outcome(
+        "succeed",
+        {"key": plan.key, "directory": staged.directory, "duration_s": staged.duration_s},
+        record,
+    )
+
+
+def _offer_again(job: PipelineJob, lang: str, key: str, track_id: int) -> Outcome:
+    """A track with this key was built before (and not published): offer it for review."""
+
+    def reoffer() -> None:
+        row = publishing.track_with_key(site_id=job.site_id, lang=lang, key=key)
+        assert row is not None and row.id == track_id
+        target = publishing.guide_row(job.site_id, lang)
+        publishing.offer_track(guide=target, track=row, auto_publish=job.auto_publish)
+
+    return Outcome("skip", {"key": key, "track": track_id}, reoffer)
+
+
+def _recording_speech(task: PipelineTask, narration: Narration, beat: Progress) -> _Speech:
+    """The source language of a recording: the recording itself, with its transcript."""
+    from audio_pipeline import audio, steps
+
+    settings = engines().settings
+    transcript = _source_transcript(task, narration)
+    assert narration.recording_sha256 and narration.recording_path
+    path = media_dir() / narration.recording_path
+    recording_sha256 = narration.recording_sha256
+
+    def render(folder: Path) -> Track:
+        decoded, _ = audio.load_upload(path, settings)
+        beat.progress = 0.4
+        return steps.recording_track(
+            recording=decoded,
+            recording_sha256=recording_sha256,
+            transcript=transcript,
+            directory=folder,
+            settings=settings,
+        )
+
+    key = steps.recording_track_key(
+        recording_sha256=recording_sha256,
+        transcript=transcript.text,
+        lang=task.lang,
+        settings=settings,
+    )
+    return _Speech(key=key, machine_translated=False, render=render)
+
+
+def _voice_speech(task: PipelineTask, narration: Narration) -> _Speech:
+    """Any other language (or a text source): its text spoken by the best installed voice."""
+    from audio_pipeline import steps
+    from audio_pipeline.errors import PipelineError
+    from audio_pipeline.text import check_text, join
+
+    eng = engines()
+    settings = eng.settings
+    lang = task.lang
+    is_source = lang == narration.source_lang
+    row = None if is_source else narration.text_for(lang)
+    if not is_source and row is None:
+        raise PipelineError(f"no {lang} text to speak", reason="text_missing")
+    text = narration.text if row is None else row.text
+    voice = eng.voices().best(lang)
+    structure = check_text(text, lang, max_chars=settings.max_text_chars)
+    key = steps.speech_track_key(
+        text=join(structure, lang), lang=lang, voice_id=voice.spec.id, settings=settings
+    )
+
+    def render(folder: Path) -> Track:
+        return steps.speech_track(
+            text=text, lang=lang, directory=folder, voices=eng.voices(), settings=settings
+        )
+
+    machine = row is not None and row.provenance == Provenance.MACHINE.value
+    return _Speech(key=key, machine_translated=machine, render=render)
+
+
+def _source_transcript(task: PipelineTask, narration: Narration) -> Any:
+    """Whisper's transcript of the recording; when staff corrected its words, their text,
+    timed over the speech Whisper heard."""
+    from audio_pipeline.captions import Cue, retime
+    from audio_pipeline.stt import Transcript
+    from audio_pipeline.text import segment
+
+    source = next(t for t in task.job.tasks if t.stage == TaskStage.SOURCE.value)
+    data = source.result
+    segments = [Cue(float(a), float(b), str(c)) for a, b, c in data["segments"]]
+    heard = Transcript(
+        lang=task.lang,
+        detected_lang=data.get("detected_lang", task.lang),
+        detected_probability=float(data.get("detected_probability", 1.0)),
+        duration_s=float(data["duration_s"]),
+        speech_s=float(data.get("speech_s", data["duration_s"])),
+        segments=segments,
+        corrections=[],
+        model_id=str(data.get("model_id", "")),
+    )
+    corrected = (narration.text or "").strip()
+    if not corrected or corrected == str(data.get("transcript", "")).strip():
+        return heard
+    sentences = [sentence for paragraph in segment(corrected) for sentence in paragraph]
+    cues = retime(sentences, segments)
+    return replace(heard, segments=cues) if cues else heard

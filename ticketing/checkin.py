@@ -1,0 +1,670 @@
+"""Check-in at the gates: redeem online, offline scans uploaded later, conflicts, visitor counts.
+
+Every rule of entry is decided under a lock on the ticket's row (SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite, where every write request starts with BEGIN IMMEDIATE, the database
+write lock), and the
+database backs the two rules that must never break: one entry per ticket and site (a unique
+constraint) and no more sites than the ticket admits to (a check constraint on its counter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Boolean, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import audit
+from app.db import utcnow
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from ticketing import services
+from ticketing.models import (
+    CheckinScan,
+    ConflictKind,
+    Order,
+    ScanMode,
+    Ticket,
+    TicketEntry,
+    TicketRevocation,
+    TicketStatus,
+)
+from ticketing.verify import (
+    InvalidCode,
+    Reason,
+    TicketClaims,
+    evaluate,
+    format_serial,
+    parse_serial,
+)
+
+#: How far ahead of the server's clock an offline scan's time may be before it is refused.
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+MESSAGES: dict[Reason, str] = {
+    Reason.OK: "Admit.",
+    Reason.INVALID: "Not a valid ticket code.",
+    Reason.REVOKED: "This ticket was refunded, cancelled or replaced by a newer code.",
+    Reason.EXPIRED: "This ticket is no longer valid.",
+    Reason.NOT_YET_VALID: "This ticket is not valid yet.",
+    Reason.WRONG_SITE: "This ticket does not cover this site.",
+    Reason.ALREADY_REDEEMED: "This ticket already entered this site.",
+    Reason.QUOTA_EXHAUSTED: "This ticket has used all the sites it admits to.",
+    Reason.UNPAID: "This ticket's order is not paid.",
+}
+
+_CONFLICTS: dict[Reason, ConflictKind] = {
+    Reason.ALREADY_REDEEMED: ConflictKind.DOUBLE_ENTRY,
+    Reason.QUOTA_EXHAUSTED: ConflictKind.OVER_QUOTA,
+    Reason.REVOKED: ConflictKind.REVOKED_TICKET,
+    Reason.EXPIRED: ConflictKind.OUTSIDE_VALIDITY,
+    Reason.NOT_YET_VALID: ConflictKind.OUTSIDE_VALIDITY,
+    Reason.WRONG_SITE: ConflictKind.WRONG_SITE,
+    Reason.UNPAID: ConflictKind.UNPAID,
+    Reason.INVALID: ConflictKind.INVALID_CODE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Who scans: an enrolled inspector device, or an admin."""
+
+    actor: str
+    device_id: int | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    site: str
+    nonce: str
+    scanned_at: datetime
+    code: str | None = None
+    serial: str | None = None
+    admitted: bool = True  # offline: whether the device let the person in
+
+
+@dataclass(slots=True)
+class _HeldTicket:
+    """A ticket locked for this transaction: what the rules and the answer need, kept
+    current as this transaction adds entries."""
+
+    id: int
+    serial: int
+    product_id: int
+    tier: str
+    status: str
+    generation: int
+    max_sites: int
+    valid_from: datetime
+    valid_until: datetime
+    use_window_minutes: int
+    first_used_at: datetime | None
+    revoked_at: datetime | None
+    updated_at: datetime
+    order_status: str
+    entries: list[tuple[int, datetime]] = field(default_factory=list)  # (site id, entered at)
+
+
+# The statements of a scan, built once: Core on the tables, so that a scan pays for neither
+# statement construction nor the ORM's unit of work.
+_TICKETS = Ticket.__table__
+_ENTRIES = TicketEntry.__table__
+_SCANS = CheckinScan.__table__
+_LOCK_TICKETS = (
+    select(
+        _TICKETS.c.id,
+        _TICKETS.c.serial,
+        _TICKETS.c.product_id,
+        _TICKETS.c.tier,
+        _TICKETS.c.status,
+        _TICKETS.c.generation,
+        _TICKETS.c.max_sites,
+        _TICKETS.c.valid_from,
+        _TICKETS.c.valid_until,
+        _TICKETS.c.use_window_minutes,
+        _TICKETS.c.first_used_at,
+        _TICKETS.c.revoked_at,
+        _TICKETS.c.updated_at,
+        Order.__table__.c.status.label("order_status"),
+    )
+    .join(Order.__table__, Order.__table__.c.id == _TICKETS.c.order_id)
+    .where(_TICKETS.c.serial.in_(bindparam("serials", expanding=True)))
+    .order_by(_TICKETS.c.id)
+    .with_for_update(of=_TICKETS)
+)
+_TICKET_ENTRIES = (
+    select(_ENTRIES.c.ticket_id, _ENTRIES.c.site_id, _ENTRIES.c.entered_at)
+    .where(_ENTRIES.c.ticket_id.in_(bindparam("ticket_ids", expanding=True)))
+    .order_by(_ENTRIES.c.entered_at, _ENTRIES.c.id)
+)
+_ADD_ENTRY = insert(_ENTRIES)
+# entries_count is checked against max_sites by the database: no entry over quota commits.
+_COUNT_ENTRY = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("ticket"))
+    .values(
+        entries_count=_TICKETS.c.entries_count + 1,
+        first_used_at=bindparam("first_use", type_=_TICKETS.c.first_used_at.type),
+        updated_at=bindparam("now", type_=_TICKETS.c.updated_at.type),
+    )
+)
+# SQLite: a repeated nonce from the same gate writes nothing (PostgreSQL does the same in
+# _admission_statement, where it first waits for the transaction holding that nonce to end).
+_ADD_SCAN_ONCE = (
+    sqlite.insert(_SCANS)
+    .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
+    .returning(_SCANS.c.id)
+)
+
+
+_AUDIT = audit.AuditLog.__table__
+_SCAN_COLUMNS = (
+    "actor", "nonce", "device_id", "user_id", "mode", "site_id", "ticket_id", "scanned_at",
+    "received_at", "admitted", "status", "reason", "conflict", "response",
+)  # fmt: skip
+_ENTRY_COLUMNS = (
+    "ticket_id", "site_id", "entered_at", "recorded_at", "mode", "device_id", "user_id",
+)  # fmt: skip
+_AUDIT_COLUMNS = (
+    "at", "action", "object_type", "object_id", "changes", "actor_user_id", "actor_device_id",
+    "actor_label", "request_id",
+)  # fmt: skip
+
+
+def _params(table: Any, prefix: str, columns: Sequence[str]) -> list[Any]:
+    return [bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in columns]
+
+
+def _insert_for_each(
+    table: Any, prefix: str, columns: Sequence[str], source: Any, *where: Any
+) -> Any:
+    """INSERT one row of bound values for each row of `source` (a CTE), returning its first
+    primary-key-or-reference column."""
+    rows = select(*_params(table, prefix, columns)).select_from(source).where(*where)
+    return insert(table).from_select(list(columns), rows).returning(table.c[columns[0]])
+
+
+def _admission_statement() -> Any:
+    """PostgreSQL: the scan, its entry, the ticket's counter and the audit row in ONE statement
+    (data-modifying CTEs), so that a gate scan is two round trips (lock, write) plus commit.
+
+    The entry, the counter and the audit row are taken from the scan's RETURNING: when the
+    nonce was used before, the scan inserts nothing and neither does the rest. `:enters` is
+    false for a refusal, which then writes only the scan.
+    """
+    scan = (
+        postgresql.insert(_SCANS)
+        .values(dict(zip(_SCAN_COLUMNS, _params(_SCANS, "s_", _SCAN_COLUMNS), strict=True)))
+        .on_conflict_do_nothing(index_elements=[_SCANS.c.actor, _SCANS.c.nonce])
+        .returning(_SCANS.c.id)
+        .cte("scan")
+    )
+    entry = _insert_for_each(
+        _ENTRIES, "e_", _ENTRY_COLUMNS, scan, bindparam("enters", type_=Boolean)
+    ).cte("entry")
+    counted = (
+        update(_TICKETS)
+        .where(_TICKETS.c.id.in_(select(entry.c.ticket_id)))
+        .values(
+            entries_count=_TICKETS.c.entries_count + 1,
+            first_used_at=bindparam("first_use", type_=_TICKETS.c.first_used_at.type),
+            updated_at=bindparam("e_recorded_at", type_=_TICKETS.c.updated_at.type),
+        )
+        .returning(_TICKETS.c.id)
+        .cte("counted")
+    )
+    audited = _insert_for_each(_AUDIT, "a_", _AUDIT_COLUMNS, entry).cte("audited")
+    return select(scan.c.id).add_cte(entry, counted, audited)
+
+
+_ADMIT_IN_ONE = _admission_statement()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """The entry a scan earned: its row, the ticket's first use after it, its audit row."""
+
+    row: dict[str, Any]
+    first_use: datetime | None
+    audit: dict[str, Any]
+
+
+def _write_scan(scan_row: dict[str, Any], entry: _Entry | None, *, now: datetime) -> int | None:
+    """Store the scan and the entry it earned, unless the gate used this nonce before (then
+    nothing is written and None is returned). The scan goes first, so a replay writes nothing."""
+    if db.engine.dialect.name == "postgresql":
+        params: dict[str, Any] = {f"s_{k}": v for k, v in scan_row.items()}
+        params["enters"] = entry is not None
+        params.update({f"e_{name}": None for name in _ENTRY_COLUMNS})
+        params.update({f"a_{name}": None for name in _AUDIT_COLUMNS})
+        params["first_use"] = None
+        if entry is not None:
+            params.update({f"e_{k}": v for k, v in entry.row.items()})
+            params.update({f"a_{k}": v for k, v in entry.audit.items()})
+            params["a_at"], params["first_use"] = now, entry.first_use
+        scan_id: int | None = db.session.scalar(_ADMIT_IN_ONE, params)
+        return scan_id
+    scan_id = db.session.scalar(_ADD_SCAN_ONCE, scan_row)
+    if scan_id is not None and entry is not None:
+        db.session.execute(_ADD_ENTRY, entry.row)
+        db.session.execute(
+            _COUNT_ENTRY,
+            {"ticket": entry.row["ticket_id"], "first_use": entry.first_use, "now": now},
+        )
+        audit.insert_row(entry.audit)
+    return scan_id
+
+
+@dataclass
+class _Decision:
+    reason: Reason
+    detail: str | None = None
+    ticket: _HeldTicket | None = None
+    entries_left: int | None = None
+
+
+def _site_id(slug: str, rules: services.CatalogueRules) -> int:
+    site_id = rules.site_ids.get(slug)
+    if site_id is None:
+        raise ValidationFailed(
+            f"unknown site {slug[:80]!r}", reason="unknown_site", errors={"site": ["unknown"]}
+        )
+    return site_id
+
+
+def _identify(scan: Scan) -> tuple[TicketClaims | None, int | None, str | None]:
+    """The code's claims and serial, or the detail of why it is not a genuine code."""
+    if scan.code is not None:
+        try:
+            claims = services.decode(scan.code)
+        except InvalidCode as exc:
+            return None, None, exc.detail
+        return claims, claims.serial, None
+    try:
+        return None, parse_serial(scan.serial or ""), None
+    except ValueError:
+        return None, None, "bad_serial"
+
+
+def _lock(serials: Sequence[int]) -> dict[int, _HeldTicket]:
+    """Lock tickets (in id order, so that two syncs never deadlock) with their order's status
+    and their entries."""
+    if not serials:
+        return {}
+    held = {
+        row.id: _HeldTicket(**row._asdict())
+        for row in db.session.execute(_LOCK_TICKETS, {"serials": sorted(set(serials))})
+    }
+    if not held:
+        return {}
+    # A statement of its own, run once the locks are held: on PostgreSQL it sees the entries
+    # that the previous holder of a lock committed (a join in the locking statement would not).
+    for ticket_id, site_id, entered_at in db.session.execute(
+        _TICKET_ENTRIES, {"ticket_ids": list(held)}
+    ):
+        held[ticket_id].entries.append((site_id, entered_at))
+    return {ticket.serial: ticket for ticket in held.values()}
+
+
+def _revoked_at(ticket: _HeldTicket, claims: TicketClaims | None) -> datetime | None:
+    """When the presented code stopped being valid, or None if it still is."""
+    if ticket.status != TicketStatus.VALID.value:
+        return ticket.revoked_at or ticket.updated_at
+    if claims is not None and claims.generation < ticket.generation:
+        return db.session.scalar(
+            select(func.min(TicketRevocation.revoked_at)).where(
+                TicketRevocation.ticket_id == ticket.id,
+                TicketRevocation.below_generation > claims.generation,
+            )
+        )
+    return None
+
+
+def _decide(
+    scan: Scan,
+    *,
+    site_id: int,
+    claims: TicketClaims | None,
+    detail: str | None,
+    ticket: _HeldTicket | None,
+    at: datetime,
+    offline: bool,
+    rules: services.CatalogueRules,
+) -> _Decision:
+    if detail is not None:
+        return _Decision(Reason.INVALID, detail=detail)
+    if ticket is None:
+        return _Decision(Reason.INVALID, detail="unknown_ticket")
+    entered = {rules.site_slugs[site_id] for site_id, _ in ticket.entries}
+    left = max(0, ticket.max_sites - len(entered))
+    if claims is not None and claims.generation > ticket.generation:
+        return _Decision(Reason.INVALID, detail="unknown_generation", ticket=ticket)
+    revoked_at = _revoked_at(ticket, claims)
+    # Offline, a code that was valid when it was scanned was rightly admitted.
+    revoked = revoked_at is not None and (not offline or revoked_at <= at)
+    if not revoked and ticket.order_status not in services.PAID_STATES:
+        return _Decision(Reason.UNPAID, ticket=ticket, entries_left=left)
+    reason, left = evaluate(
+        max_sites=ticket.max_sites,
+        valid_from=ticket.valid_from,
+        valid_until=ticket.valid_until,
+        use_window=(
+            timedelta(minutes=ticket.use_window_minutes) if ticket.use_window_minutes else None
+        ),
+        first_used_at=ticket.first_used_at,
+        covered_sites=rules.product_sites.get(ticket.product_id, frozenset()),
+        entered_sites=entered,
+        site=rules.site_slugs[site_id],
+        at=at,
+        revoked=revoked,
+    )
+    if reason is Reason.REVOKED:
+        detail = "reissued" if ticket.status == TicketStatus.VALID.value else ticket.status
+    return _Decision(reason, detail=detail, ticket=ticket, entries_left=left)
+
+
+def _ticket_view(
+    ticket: _HeldTicket,
+    rules: services.CatalogueRules,
+    *,
+    entries: Sequence[tuple[int, datetime]],
+    first_used_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "serial": format_serial(ticket.serial),
+        "product": rules.product_slugs.get(ticket.product_id),
+        "tier": ticket.tier,
+        "status": ticket.status,
+        "generation": ticket.generation,
+        "max_sites": ticket.max_sites,
+        "sites_used": [
+            {"site": rules.site_slugs[site_id], "at": entered_at.isoformat()}
+            for site_id, entered_at in entries
+        ],
+        "valid_from": ticket.valid_from.isoformat(),
+        "valid_until": ticket.valid_until.isoformat(),
+        "first_used_at": first_used_at.isoformat() if first_used_at else None,
+    }
+
+
+def _record(
+    scan: Scan,
+    gate: Gate,
+    *,
+    site_id: int,
+    decision: _Decision,
+    mode: ScanMode,
+    now: datetime,
+    rules: services.CatalogueRules,
+) -> tuple[dict[str, Any], bool]:
+    """Store the scan (and the entry it earned) once per nonce; returns the answer and
+    whether it repeats an earlier one."""
+    ticket = decision.ticket
+    admitted = scan.admitted if mode is ScanMode.OFFLINE else decision.reason is Reason.OK
+    conflict = (
+        _CONFLICTS[decision.reason]
+        if mode is ScanMode.OFFLINE and scan.admitted and decision.reason is not Reason.OK
+        else None
+    )
+    enters = ticket is not None and decision.reason is Reason.OK and admitted
+    entered_at = scan.scanned_at if mode is ScanMode.OFFLINE else now
+    site_slug = rules.site_slugs[site_id]
+    answer: dict[str, Any] = {
+        "status": "ok" if decision.reason is Reason.OK else "error",
+        "reason": decision.reason.value,
+        "detail": decision.detail,
+        "message": MESSAGES[decision.reason],
+        "entries_left": decision.entries_left,
+        "site": site_slug,
+        "nonce": scan.nonce,
+        "mode": mode.value,
+        "scanned_at": scan.scanned_at.isoformat(),
+        "decided_at": now.isoformat(),
+        "admitted": admitted,
+        "conflict": conflict.value if conflict else None,
+        "ticket": None,
+    }
+    if ticket is not None:
+        # The answer shows the ticket as it is once this scan is written.
+        entries = [*ticket.entries, (site_id, entered_at)] if enters else ticket.entries
+        first_used_at = ticket.first_used_at
+        if enters and (first_used_at is None or entered_at < first_used_at):
+            first_used_at = entered_at
+        answer["ticket"] = _ticket_view(ticket, rules, entries=entries, first_used_at=first_used_at)
+    scan_row = {
+        "actor": gate.actor,
+        "nonce": scan.nonce,
+        "device_id": gate.device_id,
+        "user_id": gate.user_id,
+        "mode": mode.value,
+        "site_id": site_id,
+        "ticket_id": ticket.id if ticket is not None else None,
+        "scanned_at": scan.scanned_at,
+        "received_at": now,
+        "admitted": admitted,
+        "status": answer["status"],
+        "reason": decision.reason.value,
+        "conflict": answer["conflict"],
+        "response": answer,
+    }
+    entry: _Entry | None = None
+    if enters:
+        assert ticket is not None
+        entry = _Entry(
+            row={
+                "ticket_id": ticket.id,
+                "site_id": site_id,
+                "entered_at": entered_at,
+                "recorded_at": now,
+                "mode": mode.value,
+                "device_id": gate.device_id,
+                "user_id": gate.user_id,
+            },
+            first_use=first_used_at,
+            audit=audit.row_values(
+                action="ticket.redeem",
+                object_type="ticket",
+                object_id=format_serial(ticket.serial),
+                changes={
+                    "site": site_slug,
+                    "mode": mode.value,
+                    "entries_left": decision.entries_left,
+                },
+            ),
+        )
+    scan_id = _write_scan(scan_row, entry, now=now)
+    if scan_id is None:
+        earlier = _earlier_answer(gate, scan.nonce)
+        assert earlier is not None  # the conflict was on this gate's nonce
+        return earlier, True
+    if entry is not None:
+        assert ticket is not None
+        ticket.entries, ticket.first_used_at = entries, first_used_at
+    if conflict is not None:
+        audit.record_now(
+            action="checkin.conflict",
+            object_type="checkin_scan",
+            object_id=scan_id,
+            changes={"conflict": conflict.value, "site": site_slug, "nonce": scan.nonce},
+        )
+    return answer, False
+
+
+def _earlier_answer(gate: Gate, nonce: str) -> dict[str, Any] | None:
+    row = db.session.scalar(
+        select(CheckinScan.response).where(
+            CheckinScan.actor == gate.actor, CheckinScan.nonce == nonce
+        )
+    )
+    return dict(row) if row is not None else None
+
+
+def redeem(*, gate: Gate, scan: Scan) -> tuple[dict[str, Any], bool]:
+    """Decide a scan at the gate now and record the entry atomically.
+
+    Returns the answer and whether it repeats the answer to an earlier scan with this nonce.
+    """
+    rules = services.catalogue_rules()
+    site_id = _site_id(scan.site, rules)
+    claims, serial, detail = _identify(scan)
+    ticket = _lock([serial]).get(serial) if serial is not None and detail is None else None
+    now = utcnow()
+    decision = _decide(
+        scan,
+        site_id=site_id,
+        claims=claims,
+        detail=detail,
+        ticket=ticket,
+        at=now,
+        offline=False,
+        rules=rules,
+    )
+    return _record(
+        scan, gate, site_id=site_id, decision=decision, mode=ScanMode.ONLINE, now=now, rules=rules
+    )
+
+
+def sync(*, gate: Gate, scans: Sequence[Scan]) -> list[dict[str, Any]]:
+    """Record scans decided offline, in the order they happened; rule breaks become conflicts.
+
+    Returns one answer per scan, in the order given.
+    """
+    rules = services.catalogue_rules()
+    site_ids = {scan.site: rules.site_ids.get(scan.site) for scan in scans}
+    unknown = [slug for slug, site_id in site_ids.items() if site_id is None]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown sites: {', '.join(sorted(set(unknown)))[:200]}",
+            reason="unknown_site",
+            errors={"scans": [f"unknown site {slug!r}" for slug in sorted(set(unknown))]},
+        )
+    identified = [_identify(scan) for scan in scans]
+    locked = _lock(
+        [serial for _, serial, detail in identified if serial is not None and not detail]
+    )
+    earlier: dict[str, dict[str, Any]] = {
+        nonce: dict(response)
+        for nonce, response in db.session.execute(
+            select(CheckinScan.nonce, CheckinScan.response).where(
+                CheckinScan.actor == gate.actor,
+                CheckinScan.nonce.in_({scan.nonce for scan in scans}),
+            )
+        )
+    }
+    now = utcnow()
+    answers: list[dict[str, Any] | None] = [None] * len(scans)
+    order = sorted(range(len(scans)), key=lambda i: scans[i].scanned_at)
+    for index in order:
+        scan = scans[index]
+        claims, serial, detail = identified[index]
+        if scan.nonce in earlier:
+            answers[index] = earlier[scan.nonce]
+            continue
+        if detail is None and scan.scanned_at > now + CLOCK_TOLERANCE:
+            detail = "clock_ahead"
+        site_id = site_ids[scan.site]
+        assert site_id is not None
+        decision = _decide(
+            scan,
+            site_id=site_id,
+            claims=claims,
+            detail=detail,
+            ticket=locked.get(serial) if serial is not None else None,
+            at=scan.scanned_at,
+            offline=True,
+            rules=rules,
+        )
+        answer, _ = _record(
+            scan,
+            gate,
+            site_id=site_id,
+            decision=decision,
+            mode=ScanMode.OFFLINE,
+            now=now,
+            rules=rules,
+        )
+        answers[index] = earlier[scan.nonce] = answer
+    return [answer for answer in answers if answer is not None]
+
+
+# --- managers' views --------------------------------------------------------------------------
+
+
+def list_conflicts(
+    *, site: str | None, unresolved: bool, after: int, limit: int
+) -> list[CheckinScan]:
+    """Offline admissions that broke a rule, oldest first after the cursor `after`."""
+    query = (
+        select(CheckinScan)
+        .where(CheckinScan.conflict.is_not(None), CheckinScan.id > after)
+        .order_by(CheckinScan.id)
+        .limit(limit)
+    )
+    if site:
+        query = query.where(CheckinScan.site_id == _site_id(site, services.catalogue_rules()))
+    if unresolved:
+        query = query.where(CheckinScan.resolved_at.is_(None))
+    return list(db.session.scalars(query))
+
+
+def resolve_conflict(*, scan_id: int, user_id: int | None, note: str) -> CheckinScan:
+    """Mark a conflict as looked into, with what was done about it."""
+    row = db.session.get(CheckinScan, scan_id, with_for_update=True)
+    if row is None or row.conflict is None:
+        raise NotFound(f"no conflict {scan_id}")
+    if row.resolved_at is None:
+        row.resolved_at = utcnow()
+        row.resolved_by_id = user_id
+        row.resolution_note = note
+        db.session.flush()
+        audit.record(
+            action="checkin.conflict.resolve",
+            object_type="checkin_scan",
+            object_id=row.id,
+            changes={"conflict": row.conflict, "note": note},
+        )
+    return row
+
+
+def site_entries(*, slug: str, day: date) -> dict[str, Any]:
+    """Entries at a site on one local day, in total and by local hour."""
+    site_id = services.catalogue_rules().site_ids.get(slug)
+    if site_id is None:
+        raise NotFound(f"no site {slug!r}")
+    zone = services.local_zone()
+    start = datetime.combine(day, datetime.min.time(), zone)
+    end = start + timedelta(days=1)
+    entries = db.session.execute(
+        select(TicketEntry.entered_at, TicketEntry.mode).where(
+            TicketEntry.site_id == site_id,
+            TicketEntry.entered_at >= start,
+            TicketEntry.entered_at < end,
+        )
+    ).all()
+    conflicts = db.session.scalars(
+        select(CheckinScan.scanned_at).where(
+            CheckinScan.site_id == site_id,
+            CheckinScan.conflict.is_not(None),
+            CheckinScan.scanned_at >= start,
+            CheckinScan.scanned_at < end,
+        )
+    ).all()
+    hours = [{"hour": hour, "entries": 0, "conflicts": 0} for hour in range(24)]
+    for entered_at, _mode in entries:
+        hours[entered_at.astimezone(zone).hour]["entries"] += 1
+    for scanned_at in conflicts:
+        hours[scanned_at.astimezone(zone).hour]["conflicts"] += 1
+    return {
+        "site": slug,
+        "date": day.isoformat(),
+        "timezone": str(zone),
+        "entries": len(entries),
+        "online": sum(1 for _, mode in entries if mode == ScanMode.ONLINE.value),
+        "offline": sum(1 for _, mode in entries if mode == ScanMode.OFFLINE.value),
+        "conflicts": len(conflicts),
+        "by_hour": hours,
+    }

@@ -1,0 +1,23 @@
+"""Every HTML front-end, and what the city app needs offline: the tourist pages (the page
+behind each QR plaque, its assets and service worker, the ticket form), printable plaques,
+offline packs and delta sync."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages (plain Flask), the plaque, pack and sync API (flask-smorest), and
+    `flask content prune-sync`."""
+    from app.extensions import api
+    from content.cli import content_cli
+    from web.cli import prune_sync
+    from web.pages import bp as pages_bp
+    from web.routes import blp
+    from web.tickets import bp as tickets_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(tickets_bp)
+    api.register_blueprint(blp)
+    content_cli.add_command(prune_sync)

@@ -1,0 +1,142 @@
+"""The tourist's page behind every QR plaque (`/s/<slug>`), its assets and service worker.
+
+Server-rendered HTML that works without JavaScript; `site.js` adds captions under the audio,
+remembers the language and the listening position, and offers to save a tour for offline use;
+`sw.js` keeps visited pages and their audio for when the signal drops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, Response, g, render_template, request, url_for
+
+from app.errors import NotFound
+from app.i18n import default_language, native_name, negotiate, supported_languages
+from content.presenters import public_url
+from web import services
+from web.messages import day_names, messages
+
+STATIC = Path(__file__).resolve().parent / "static"
+LANG_COOKIE = "hoian_lang"
+ASSET_MAX_AGE = 365 * 24 * 3600  # asset URLs carry their content hash
+
+
+class _AssetBlueprint(Blueprint):
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        return ASSET_MAX_AGE if request.args.get("v") else 300
+
+
+bp = _AssetBlueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/s/static",
+)
+
+
+def _asset_versions() -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in sorted(STATIC.iterdir())
+        if path.suffix in (".css", ".js")
+    }
+
+
+ASSET_VERSIONS = _asset_versions()
+
+
+def asset_url(name: str) -> str:
+    """The asset's URL with its content hash, so it can be cached for a year."""
+    return url_for("web.static", filename=name, v=ASSET_VERSIONS[name])
+
+
+def page_language() -> str:
+    """?lang= wins, then the language the tourist chose before (cookie), then Accept-Language.
+
+    An unknown ?lang= on a page is ignored rather than answered with an error: a tourist
+    followed a link, and a page in another language is better than none.
+    """
+    languages = supported_languages()
+    for candidate in (request.args.get("lang", ""), request.cookies.get(LANG_COOKIE, "")):
+        code = candidate.strip().lower()
+        if code in languages:
+            g.requested_lang = code
+            return code
+    lang = negotiate(
+        explicit=None,
+        accept_language=request.headers.get("Accept-Language"),
+        languages=languages,
+        default=default_language(),
+    )
+    g.requested_lang = lang or default_language()
+    return str(g.requested_lang)
+
+
+def _html(body: str, *, status: int = 200, lang: str) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    # Revalidate every time (a 304 costs a few hundred bytes): texts and guides change.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
+
+
+@bp.route("/s/<string(maxlength=80):slug>")
+def site_page(slug: str) -> Response:
+    """The site's page in the tourist's language: guide, transcript, text, hours, map, tickets."""
+    requested = page_language()
+    words = messages(requested)
+    try:
+        view = services.site_page_view(slug=slug, requested=requested)
+    except NotFound:
+        body = render_template("web/not_found.html", lang=requested, words=words, slug=slug)
+        return _html(body, status=404, lang=requested)
+    body = render_template(
+        "web/site.html",
+        view=view,
+        lang=requested,
+        words=words,
+        languages=[(code, native_name(code)) for code in supported_languages()],
+        day_names=day_names,
+        asset_url=asset_url,
+        map_url=_map_url(view["lat"], view["lon"], view["name"]),
+        native=native_name,
+        audio_type=services.audio_type,
+        public=public_url,
+        ticket_url=lambda product: url_for(
+            "web_tickets.buy_form", product=product, site=slug, lang=requested
+        ),
+    )
+    response = _html(body, lang=view["lang"])
+    if request.args.get("lang") == requested and request.cookies.get(LANG_COOKIE) != requested:
+        # Remembered without JavaScript too: the next plaque scanned opens in this language.
+        response.set_cookie(
+            LANG_COOKIE, requested, max_age=365 * 24 * 3600, samesite="Lax", path="/"
+        )
+    response.add_etag()
+    response.make_conditional(request)
+    return response
+
+
+def _map_url(lat: float, lon: float, name: str) -> str:
+    return (
+        f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}"
+        f"#map=18/{lat:.6f}/{lon:.6f}&label={quote(name)}"
+    )
+
+
+@bp.route("/s/sw.js")
+def service_worker() -> Response:
+    """The service worker (scope /s/): keeps visited pages and their audio for offline use."""
+    assets = [asset_url(name) for name in ASSET_VERSIONS]
+    version = hashlib.sha256("".join(assets).encode()).hexdigest()[:12]
+    body = render_template("web/sw.js", assets=assets, version=version)
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
