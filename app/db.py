@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
@@ -61,6 +62,10 @@ class Base(DeclarativeBase):
 def in_values(column: str, values: tuple[str, ...] | tuple[Any, ...]) -> str:
     """The SQL of a CHECK constraint that holds `column` to these values (an enum's members)."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+#: The database of every domain (Flask-SQLAlchemy), bound to the app in create_app().
+db = SQLAlchemy(model_class=Base)
 
 
 class TimestampMixin:
@@ -125,8 +130,6 @@ def _sqlite_begin(conn: Any) -> None:
 
 def begin_write() -> None:
     """Start this session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
-    from app.extensions import db
-
     if db.engine.dialect.name == "sqlite" and db.session().get_transaction() is None:
         db.session.connection(execution_options={"sqlite_begin_mode": "IMMEDIATE"})
 
@@ -155,8 +158,6 @@ def transaction_info(session: Session | None = None) -> dict[str, Any]:
 def _session_info(session: Session | None) -> dict[str, Any]:
     if session is not None:
         return session.info
-    from app.extensions import db
-
     return db.session.info  # type: ignore[no-any-return]
 
 

@@ -6,11 +6,12 @@ from typing import Any, TypeVar, cast
 
 from flask_migrate import Migrate
 from flask_smorest import Api
-from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import select
 
-from app.db import Base
+from app.db import db
 from app.schemas import ErrorSchema
+
+__all__ = ["api", "db", "locked", "migrate"]
 
 
 class HoianApi(Api):
@@ -19,7 +20,6 @@ class HoianApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
-db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = HoianApi()
 

@@ -86,13 +86,6 @@ def join(structure: list[list[str]], lang: str) -> str:
     return "\n\n".join(glue.join(paragraph) for paragraph in structure if paragraph)
 
 
-def word_count(text: str, lang: str) -> int:
-    """Words, or characters for languages written without spaces (for limits and rates)."""
-    if language(lang).unspaced:
-        return sum(1 for ch in text if ch.isalnum())
-    return len(text.split())
-
-
 #: Letters only Vietnamese uses among Latin-script languages (tone marks, horn, breve, đ).
 _VIETNAMESE_LETTERS = frozenset("ăâđêôơưàảãạằẳẵắặầẩẫấậèẻẽẹềểễếệìỉĩịòỏõọồổỗốộờởỡớợùủũụừửữứựỳỷỹýỵ")
 _SCRIPTS = {

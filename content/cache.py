@@ -7,10 +7,9 @@ import threading
 import time
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
-from app.db import utcnow
+from app.db import on_commit, utcnow
 from app.extensions import db
 from app.http_cache import install_response_cache
 from content.models import CatalogueState
@@ -60,7 +59,7 @@ def bump_catalogue_version() -> None:
     if result.rowcount == 0:  # type: ignore[attr-defined]
         db.session.add(CatalogueState(id=1, version=1))
         db.session.flush()
-    db.session.info["catalogue_changed"] = True
+    on_commit(_expire_version, key="catalogue_version")
 
 
 def init_app(app: Flask) -> None:
@@ -69,12 +68,6 @@ def init_app(app: Flask) -> None:
     install_response_cache(app, version=tracker.current, cached_version=tracker.peek)
 
 
-@event.listens_for(Session, "after_commit")
-def _expire_after_commit(session: Session) -> None:
-    if session.info.pop("catalogue_changed", False) and has_app_context():
+def _expire_version() -> None:
+    if has_app_context():
         current_app.extensions["hoian_catalogue_version"].expire()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
-    session.info.pop("catalogue_changed", None)

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from app.schemas import PaginationArgsSchema
 from content import geo
-from content.models import SITE_KINDS
+from content.models import SITE_KINDS, Provenance
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TIME = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", error="use HH:MM (24-hour)")
@@ -84,7 +84,7 @@ class SiteTextInputSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     summary = fields.String(validate=validate.Length(max=1000))
     description = fields.String(validate=validate.Length(max=20000))
-    provenance = fields.String(validate=validate.OneOf(("human", "machine")))
+    provenance = fields.String(validate=validate.OneOf(tuple(Provenance)))
     reviewed = fields.Boolean()
 
 

@@ -218,7 +218,11 @@ def set_translation(
         action="narration.translate",
         object_type="narration",
         object_id=narration.id,
-        changes={"lang": lang, "provenance": "human", "replaced": before is not None},
+        changes={
+            "lang": lang,
+            "provenance": Provenance.HUMAN.value,
+            "replaced": before is not None,
+        },
     )
     site = db.session.get(Site, narration.site_id)
     assert site is not None

@@ -21,6 +21,7 @@ from app import audit
 from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 from app.extensions import db, locked
+from app.states import StateMachine
 from payments.models import (
     MONEY_RECEIVED,
     OPEN_STATES,
@@ -45,60 +46,55 @@ LOCK_TIMEOUT_MS = 5000
 # --- the payment state machine ----------------------------------------------------------------
 
 _S = PaymentState
-_MOVES: dict[tuple[PaymentState, str], PaymentState] = {
-    (_S.CREATED, "open"): _S.PENDING,
-    (_S.FAILED, "open"): _S.PENDING,  # the buyer tries again with the same intent
-    (_S.CREATED, "succeed"): _S.SUCCEEDED,
-    (_S.PENDING, "succeed"): _S.SUCCEEDED,
-    # Money that arrives after a failure or after the order ran out is still money: recorded,
-    # and flagged for finance when the order can no longer take it.
-    (_S.FAILED, "succeed"): _S.SUCCEEDED,
-    (_S.EXPIRED, "succeed"): _S.SUCCEEDED,
-    (_S.CREATED, "fail"): _S.FAILED,
-    (_S.PENDING, "fail"): _S.FAILED,
-    (_S.CREATED, "expire"): _S.EXPIRED,
-    (_S.PENDING, "expire"): _S.EXPIRED,
-    (_S.FAILED, "expire"): _S.EXPIRED,
-    (_S.SUCCEEDED, "refund_part"): _S.PARTIALLY_REFUNDED,
-    (_S.PARTIALLY_REFUNDED, "refund_part"): _S.PARTIALLY_REFUNDED,
-    (_S.SUCCEEDED, "refund_all"): _S.REFUNDED,
-    (_S.PARTIALLY_REFUNDED, "refund_all"): _S.REFUNDED,
-    (_S.SUCCEEDED, "dispute"): _S.DISPUTED,
-    (_S.DISPUTED, "dispute_won"): _S.SUCCEEDED,
-    (_S.DISPUTED, "dispute_lost"): _S.REFUNDED,
-}
+PAYMENTS = StateMachine(
+    kind="payment",
+    states=PaymentState,
+    moves={
+        (_S.CREATED, "open"): _S.PENDING,
+        (_S.FAILED, "open"): _S.PENDING,  # the buyer tries again with the same intent
+        (_S.CREATED, "succeed"): _S.SUCCEEDED,
+        (_S.PENDING, "succeed"): _S.SUCCEEDED,
+        # Money that arrives after a failure or after the order ran out is still money: recorded,
+        # and flagged for finance when the order can no longer take it.
+        (_S.FAILED, "succeed"): _S.SUCCEEDED,
+        (_S.EXPIRED, "succeed"): _S.SUCCEEDED,
+        (_S.CREATED, "fail"): _S.FAILED,
+        (_S.PENDING, "fail"): _S.FAILED,
+        (_S.CREATED, "expire"): _S.EXPIRED,
+        (_S.PENDING, "expire"): _S.EXPIRED,
+        (_S.FAILED, "expire"): _S.EXPIRED,
+        (_S.SUCCEEDED, "refund_part"): _S.PARTIALLY_REFUNDED,
+        (_S.PARTIALLY_REFUNDED, "refund_part"): _S.PARTIALLY_REFUNDED,
+        (_S.SUCCEEDED, "refund_all"): _S.REFUNDED,
+        (_S.PARTIALLY_REFUNDED, "refund_all"): _S.REFUNDED,
+        (_S.SUCCEEDED, "dispute"): _S.DISPUTED,
+        (_S.DISPUTED, "dispute_won"): _S.SUCCEEDED,
+        (_S.DISPUTED, "dispute_lost"): _S.REFUNDED,
+    },
+)
 
 
 def transition_payment(
     payment: Payment, event: str, *, source: str, details: dict[str, Any] | None = None
 ) -> None:
-    """Move a payment along its state machine, or refuse; every move leaves an audit row."""
-    current = PaymentState(payment.state)
-    target = _MOVES.get((current, event))
-    if target is None:
-        raise Conflict(
-            f"payment {payment.id} is {current.value}; it cannot {event.replace('_', ' ')}",
-            reason="illegal_transition",
-            errors={"state": [current.value], "event": [event]},
-        )
-    payment.state = target.value
-    _trail(payment, event=event, before=current.value, source=source, details=details)
-
-
-def _trail(
-    payment: Payment, *, event: str, before: str | None, source: str, details: dict[str, Any] | None
-) -> None:
-    row = audit.record(
-        action=f"payment.{event}",
-        object_type="payment",
-        object_id=payment.id,
-        changes={
-            "state": [before, payment.state],
-            "method": payment.method,
-            "source": source,
-            **(details or {}),
-        },
+    """Move a payment along its state machine, or refuse; every move leaves an audit row and
+    a row in the payment's own history."""
+    before = payment.state
+    row = PAYMENTS.move(
+        payment, event, changes={"method": payment.method, "source": source, **(details or {})}
     )
+    _history(payment, event=event, before=before, source=source, details=details, row=row)
+
+
+def _history(
+    payment: Payment,
+    *,
+    event: str,
+    before: str | None,
+    source: str,
+    details: dict[str, Any] | None,
+    row: audit.AuditLog,
+) -> None:
     payment.transitions.append(
         PaymentTransition(
             event=event,
@@ -132,7 +128,15 @@ def new_payment(
     )
     db.session.add(payment)
     db.session.flush()
-    _trail(payment, event="create", before=None, source=source, details={"order": order.code})
+    details = {"order": order.code}
+    row = audit.record(
+        action="payment.create",
+        object_type="payment",
+        object_id=payment.id,
+        changes={"state": [None, payment.state], "method": payment.method, "source": source}
+        | details,
+    )
+    _history(payment, event="create", before=None, source=source, details=details, row=row)
     return payment
 
 
@@ -490,11 +494,11 @@ def apply_provider_refund(order: Order, payment: Payment, refund: ProviderRefund
         )
         return False
     remaining = order.paid_amount - order.refunded_amount
-    if order.status in tickets.PAID_STATES and refund.amount == remaining:
+    if order.admits and refund.amount == remaining:
         chosen: list[Ticket] | None = [
             t for t in order.tickets if t.status == TicketStatus.VALID.value
         ]
-    elif order.status in tickets.PAID_STATES:
+    elif order.admits:
         chosen = choose_tickets_for_amount(order, refund.amount)
     else:
         chosen = None

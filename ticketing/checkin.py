@@ -105,7 +105,7 @@ class _HeldTicket:
     first_used_at: datetime | None
     revoked_at: datetime | None
     updated_at: datetime
-    order_status: str
+    order_admits: bool
     entries: list[tuple[int, datetime]] = field(default_factory=list)  # (site id, entered at)
 
 
@@ -129,7 +129,7 @@ _LOCK_TICKETS = (
         _TICKETS.c.first_used_at,
         _TICKETS.c.revoked_at,
         _TICKETS.c.updated_at,
-        Order.__table__.c.status.label("order_status"),
+        Order.admits.label("order_admits"),
     )
     .join(Order.__table__, Order.__table__.c.id == _TICKETS.c.order_id)
     .where(_TICKETS.c.serial.in_(bindparam("serials", expanding=True)))
@@ -346,7 +346,7 @@ def _decide(
     revoked_at = _revoked_at(ticket, claims)
     # Offline, a code that was valid when it was scanned was rightly admitted.
     revoked = revoked_at is not None and (not offline or revoked_at <= at)
-    if not revoked and ticket.order_status not in services.PAID_STATES:
+    if not revoked and not ticket.order_admits:
         return _Decision(Reason.UNPAID, ticket=ticket, entries_left=left)
     reason, left = evaluate(
         max_sites=ticket.max_sites,
@@ -391,6 +391,29 @@ def _ticket_view(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a decided scan does: whether the gate let the visitor in, the conflict an offline
+    admission makes with the server's verdict, and the entry it earns."""
+
+    admitted: bool
+    conflict: ConflictKind | None
+    enters: bool
+    entered_at: datetime
+
+
+def _outcome(scan: Scan, decision: _Decision, *, mode: ScanMode, now: datetime) -> _Outcome:
+    ok = decision.reason is Reason.OK
+    offline = mode is ScanMode.OFFLINE
+    admitted = scan.admitted if offline else ok
+    return _Outcome(
+        admitted=admitted,
+        conflict=_CONFLICTS[decision.reason] if offline and scan.admitted and not ok else None,
+        enters=decision.ticket is not None and ok and admitted,
+        entered_at=scan.scanned_at if offline else now,
+    )
+
+
 def _record(
     scan: Scan,
     gate: Gate,
@@ -404,37 +427,35 @@ def _record(
     """Store the scan (and the entry it earned) once per nonce; returns the answer and
     whether it repeats an earlier one."""
     ticket = decision.ticket
-    admitted = scan.admitted if mode is ScanMode.OFFLINE else decision.reason is Reason.OK
-    conflict = (
-        _CONFLICTS[decision.reason]
-        if mode is ScanMode.OFFLINE and scan.admitted and decision.reason is not Reason.OK
-        else None
-    )
-    enters = ticket is not None and decision.reason is Reason.OK and admitted
-    entered_at = scan.scanned_at if mode is ScanMode.OFFLINE else now
+    outcome = _outcome(scan, decision, mode=mode, now=now)
     site_slug = rules.site_slugs[site_id]
-    answer: dict[str, Any] = {
-        "status": "ok" if decision.reason is Reason.OK else "error",
-        "reason": decision.reason.value,
-        "detail": decision.detail,
-        "message": MESSAGES[decision.reason],
-        "entries_left": decision.entries_left,
-        "site": site_slug,
-        "nonce": scan.nonce,
-        "mode": mode.value,
-        "scanned_at": scan.scanned_at.isoformat(),
-        "decided_at": now.isoformat(),
-        "admitted": admitted,
-        "conflict": conflict.value if conflict else None,
-        "ticket": None,
-    }
+    answer = _answer(scan, decision, outcome, site_slug=site_slug, mode=mode, now=now)
+    entries: list[tuple[int, datetime]] = []
+    first_used_at: datetime | None = None
     if ticket is not None:
         # The answer shows the ticket as it is once this scan is written.
-        entries = [*ticket.entries, (site_id, entered_at)] if enters else ticket.entries
+        entries = (
+            [*ticket.entries, (site_id, outcome.entered_at)] if outcome.enters else ticket.entries
+        )
         first_used_at = ticket.first_used_at
-        if enters and (first_used_at is None or entered_at < first_used_at):
-            first_used_at = entered_at
+        if outcome.enters and (first_used_at is None or outcome.entered_at < first_used_at):
+            first_used_at = outcome.entered_at
         answer["ticket"] = _ticket_view(ticket, rules, entries=entries, first_used_at=first_used_at)
+    entry = (
+        _entry(
+            ticket,
+            gate,
+            decision,
+            outcome,
+            site_id=site_id,
+            site_slug=site_slug,
+            mode=mode,
+            now=now,
+            first_use=first_used_at,
+        )
+        if outcome.enters and ticket is not None
+        else None
+    )
     scan_row = {
         "actor": gate.actor,
         "nonce": scan.nonce,
@@ -445,53 +466,87 @@ def _record(
         "ticket_id": ticket.id if ticket is not None else None,
         "scanned_at": scan.scanned_at,
         "received_at": now,
-        "admitted": admitted,
+        "admitted": outcome.admitted,
         "status": answer["status"],
         "reason": decision.reason.value,
         "conflict": answer["conflict"],
         "response": answer,
     }
-    entry: _Entry | None = None
-    if enters:
-        assert ticket is not None
-        entry = _Entry(
-            row={
-                "ticket_id": ticket.id,
-                "site_id": site_id,
-                "entered_at": entered_at,
-                "recorded_at": now,
-                "mode": mode.value,
-                "device_id": gate.device_id,
-                "user_id": gate.user_id,
-            },
-            first_use=first_used_at,
-            audit=audit.row_values(
-                action="ticket.redeem",
-                object_type="ticket",
-                object_id=format_serial(ticket.serial),
-                changes={
-                    "site": site_slug,
-                    "mode": mode.value,
-                    "entries_left": decision.entries_left,
-                },
-            ),
-        )
     scan_id = _write_scan(scan_row, entry, now=now)
     if scan_id is None:
         earlier = _earlier_answer(gate, scan.nonce)
         assert earlier is not None  # the conflict was on this gate's nonce
         return earlier, True
-    if entry is not None:
-        assert ticket is not None
+    if entry is not None and ticket is not None:
         ticket.entries, ticket.first_used_at = entries, first_used_at
-    if conflict is not None:
+    if outcome.conflict is not None:
         audit.record_now(
             action="checkin.conflict",
             object_type="checkin_scan",
             object_id=scan_id,
-            changes={"conflict": conflict.value, "site": site_slug, "nonce": scan.nonce},
+            changes={"conflict": outcome.conflict.value, "site": site_slug, "nonce": scan.nonce},
         )
     return answer, False
+
+
+def _answer(
+    scan: Scan,
+    decision: _Decision,
+    outcome: _Outcome,
+    *,
+    site_slug: str,
+    mode: ScanMode,
+    now: datetime,
+) -> dict[str, Any]:
+    """The verdict the scanner shows (the ticket is added by the caller)."""
+    return {
+        "status": "ok" if decision.reason is Reason.OK else "error",
+        "reason": decision.reason.value,
+        "detail": decision.detail,
+        "message": MESSAGES[decision.reason],
+        "entries_left": decision.entries_left,
+        "site": site_slug,
+        "nonce": scan.nonce,
+        "mode": mode.value,
+        "scanned_at": scan.scanned_at.isoformat(),
+        "decided_at": now.isoformat(),
+        "admitted": outcome.admitted,
+        "conflict": outcome.conflict.value if outcome.conflict else None,
+        "ticket": None,
+    }
+
+
+def _entry(
+    ticket: _HeldTicket,
+    gate: Gate,
+    decision: _Decision,
+    outcome: _Outcome,
+    *,
+    site_id: int,
+    site_slug: str,
+    mode: ScanMode,
+    now: datetime,
+    first_use: datetime | None,
+) -> _Entry:
+    """The entry row a scan earned, the ticket's first use after it, and its audit row."""
+    return _Entry(
+        row={
+            "ticket_id": ticket.id,
+            "site_id": site_id,
+            "entered_at": outcome.entered_at,
+            "recorded_at": now,
+            "mode": mode.value,
+            "device_id": gate.device_id,
+            "user_id": gate.user_id,
+        },
+        first_use=first_use,
+        audit=audit.row_values(
+            action="ticket.redeem",
+            object_type="ticket",
+            object_id=format_serial(ticket.serial),
+            changes={"site": site_slug, "mode": mode.value, "entries_left": decision.entries_left},
+        ),
+    )
 
 
 def _earlier_answer(gate: Gate, nonce: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, in_values, utcnow
@@ -46,6 +47,10 @@ class OrderStatus(enum.StrEnum):
     DISPUTED = "disputed"  # the payment is contested (chargeback, bank recall): no entry
     CANCELLED = "cancelled"  # cancelled before payment (final)
     EXPIRED = "expired"  # not paid in time (final)
+
+
+#: Order states whose valid tickets admit.
+ADMITTING = (OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value)
 
 
 class TicketStatus(enum.StrEnum):
@@ -241,6 +246,16 @@ class Order(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     tickets: Mapped[list[Ticket]] = relationship(
         back_populates="order", lazy="selectin", order_by="Ticket.id"
     )
+
+    @hybrid_property
+    def admits(self) -> bool:
+        """Whether the order's valid tickets admit: it is paid (some tickets may be refunded)."""
+        return self.status in ADMITTING
+
+    @admits.inplace.expression
+    @classmethod
+    def _admits_expression(cls) -> Any:
+        return cls.status.in_(ADMITTING)
 
     def __repr__(self) -> str:
         return f"<Order {self.code} {self.status} {self.total_amount} {self.currency}>"

@@ -68,6 +68,13 @@ def register(app: Flask, method: PaymentMethod) -> None:
     app.extensions.setdefault("hoian_payment_methods", {})[method.name] = method
 
 
+def enabled() -> list[str]:
+    """The names of the methods orders may use now: configured and registered, in the
+    configuration's order."""
+    registered = current_app.extensions.get("hoian_payment_methods", {})
+    return [name for name in current_app.config["TICKET_PAYMENT_METHODS"] if name in registered]
+
+
 def available(name: str) -> PaymentMethod | None:
     """The method with this name if it is enabled and registered, else None."""
     if name not in current_app.config["TICKET_PAYMENT_METHODS"]:

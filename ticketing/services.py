@@ -21,14 +21,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from app import audit
-from app.db import utcnow
+from app.db import on_commit, utcnow
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from app.extensions import db
+from app.states import StateMachine
 from content.cache import catalogue_version
 from content.models import Site
 from ticketing import payment_methods
@@ -285,18 +285,12 @@ def holds_private_key(key_id: int) -> bool:
 
 
 def _keys_changed() -> None:
-    db.session.info["ticket_keys_changed"] = True
+    on_commit(_expire_keys, key="ticket_keys")
 
 
-@event.listens_for(Session, "after_commit")
-def _expire_keys_after_commit(session: Session) -> None:
-    if session.info.pop("ticket_keys_changed", False) and has_app_context():
+def _expire_keys() -> None:
+    if has_app_context():
         current_app.extensions["hoian_ticket_keys"].expire()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_key_change_on_rollback(session: Session) -> None:
-    session.info.pop("ticket_keys_changed", None)
 
 
 # A revocation (or any change) of a device or token in this process empties the cache once it
@@ -359,65 +353,46 @@ def tier_max_sites(product: Product, tier: str) -> int:
 
 # --- state machines ---------------------------------------------------------------------------
 
-_ORDER_MOVES: dict[tuple[OrderStatus, str], OrderStatus] = {
-    (OrderStatus.PENDING, "pay"): OrderStatus.PAID,
-    (OrderStatus.PENDING, "cancel"): OrderStatus.CANCELLED,
-    (OrderStatus.PENDING, "expire"): OrderStatus.EXPIRED,
-    (OrderStatus.PAID, "refund_part"): OrderStatus.PARTIALLY_REFUNDED,
-    (OrderStatus.PAID, "refund_all"): OrderStatus.REFUNDED,
-    (OrderStatus.PARTIALLY_REFUNDED, "refund_part"): OrderStatus.PARTIALLY_REFUNDED,
-    (OrderStatus.PARTIALLY_REFUNDED, "refund_all"): OrderStatus.REFUNDED,
-    (OrderStatus.PAID, "dispute"): OrderStatus.DISPUTED,
-    (OrderStatus.DISPUTED, "dispute_won"): OrderStatus.PAID,
-    (OrderStatus.DISPUTED, "dispute_lost"): OrderStatus.REFUNDED,
-}
+ORDERS = StateMachine(
+    kind="order",
+    column="status",
+    states=OrderStatus,
+    label=lambda order: order.code,
+    moves={
+        (OrderStatus.PENDING, "pay"): OrderStatus.PAID,
+        (OrderStatus.PENDING, "cancel"): OrderStatus.CANCELLED,
+        (OrderStatus.PENDING, "expire"): OrderStatus.EXPIRED,
+        (OrderStatus.PAID, "refund_part"): OrderStatus.PARTIALLY_REFUNDED,
+        (OrderStatus.PAID, "refund_all"): OrderStatus.REFUNDED,
+        (OrderStatus.PARTIALLY_REFUNDED, "refund_part"): OrderStatus.PARTIALLY_REFUNDED,
+        (OrderStatus.PARTIALLY_REFUNDED, "refund_all"): OrderStatus.REFUNDED,
+        (OrderStatus.PAID, "dispute"): OrderStatus.DISPUTED,
+        (OrderStatus.DISPUTED, "dispute_won"): OrderStatus.PAID,
+        (OrderStatus.DISPUTED, "dispute_lost"): OrderStatus.REFUNDED,
+    },
+)
 
-_TICKET_MOVES: dict[tuple[TicketStatus, str], TicketStatus] = {
-    (TicketStatus.VALID, "refund"): TicketStatus.REFUNDED,
-    (TicketStatus.VALID, "cancel"): TicketStatus.CANCELLED,
-    (TicketStatus.VALID, "reissue"): TicketStatus.VALID,
-}
-
-#: Order states in which tickets admit.
-PAID_STATES = frozenset({OrderStatus.PAID.value, OrderStatus.PARTIALLY_REFUNDED.value})
+TICKETS = StateMachine(
+    kind="ticket",
+    column="status",
+    states=TicketStatus,
+    label=lambda ticket: format_serial(ticket.serial),
+    moves={
+        (TicketStatus.VALID, "refund"): TicketStatus.REFUNDED,
+        (TicketStatus.VALID, "cancel"): TicketStatus.CANCELLED,
+        (TicketStatus.VALID, "reissue"): TicketStatus.VALID,
+    },
+)
 
 
 def transition_order(order: Order, event: str, *, changes: dict[str, Any] | None = None) -> None:
     """Move an order along its state machine, or refuse; every move is audited."""
-    current = OrderStatus(order.status)
-    target = _ORDER_MOVES.get((current, event))
-    if target is None:
-        raise Conflict(
-            f"order {order.code} is {current.value}; it cannot {event.replace('_', ' ')}",
-            reason="illegal_transition",
-            errors={"status": [current.value], "event": [event]},
-        )
-    order.status = target.value
-    audit.record(
-        action=f"order.{event}",
-        object_type="order",
-        object_id=order.code,
-        changes={"status": [current.value, target.value], **(changes or {})},
-    )
+    ORDERS.move(order, event, changes=changes)
 
 
 def transition_ticket(ticket: Ticket, event: str, *, changes: dict[str, Any] | None = None) -> None:
     """Move a ticket along its state machine, or refuse; every move is audited."""
-    current = TicketStatus(ticket.status)
-    target = _TICKET_MOVES.get((current, event))
-    if target is None:
-        raise Conflict(
-            f"ticket {format_serial(ticket.serial)} is {current.value}; it cannot {event}",
-            reason="illegal_transition",
-            errors={"status": [current.value], "event": [event]},
-        )
-    ticket.status = target.value
-    audit.record(
-        action=f"ticket.{event}",
-        object_type="ticket",
-        object_id=format_serial(ticket.serial),
-        changes={"status": [current.value, target.value], **(changes or {})},
-    )
+    TICKETS.move(ticket, event, changes=changes)
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -524,7 +499,7 @@ def _check_capacity(product: Product, visit: date, wanted: int, now: datetime) -
         .where(
             OrderItem.product_id == product.id,
             OrderItem.visit_date == visit,
-            (Order.status.in_(PAID_STATES | {OrderStatus.DISPUTED.value}))
+            (Order.admits | (Order.status == OrderStatus.DISPUTED.value))
             | ((Order.status == OrderStatus.PENDING.value) & (Order.expires_at > now)),
         )
     )
@@ -559,74 +534,19 @@ def create_order(
         raise ValidationFailed(
             f"payment method {payment_method!r} is not available",
             reason="payment_method_unavailable",
-            errors={"payment_method": [f"one of: {', '.join(_enabled_methods())}"]},
+            errors={"payment_method": [f"one of: {', '.join(payment_methods.enabled())}"]},
         )
     now = utcnow()
-    slugs = sorted({item["product"] for item in items})
-    products = {
-        product.slug: product
-        for product in db.session.scalars(
-            select(Product).where(Product.slug.in_(slugs), Product.active.is_(True))
-        )
-    }
-    unknown = [slug for slug in slugs if slug not in products]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown products: {', '.join(unknown)}",
-            reason="unknown_product",
-            errors={"items": [f"unknown product {slug!r}" for slug in unknown]},
-        )
-    per_product: dict[str, int] = {}
-    per_date: dict[tuple[str, date], int] = {}
-    for item in items:
-        product = products[item["product"]]
-        _check_item(product, item, now)
-        per_product[product.slug] = per_product.get(product.slug, 0) + item["quantity"]
-        if item.get("date") is not None:
-            key = (product.slug, item["date"])
-            per_date[key] = per_date.get(key, 0) + item["quantity"]
-    for slug, quantity in per_product.items():
-        if quantity > products[slug].max_per_order:
-            raise ValidationFailed(
-                f"at most {products[slug].max_per_order} tickets of {slug} per order",
-                reason="too_many_tickets",
-                errors={slug: [f"at most {products[slug].max_per_order}"]},
-            )
-    limited = sorted({products[slug].id for slug, _ in per_date if products[slug].daily_capacity})
-    if limited:
-        # Products with a daily capacity are locked (in id order) so that two orders never
-        # both take the last places.
-        db.session.execute(
-            select(Product.id).where(Product.id.in_(limited)).order_by(Product.id).with_for_update()
-        )
-    for (slug, visit), quantity in sorted(per_date.items()):
-        if products[slug].daily_capacity is not None:
-            _check_capacity(products[slug], visit, quantity, now)
-    currencies = {products[slug].currency for slug in slugs}
-    if len(currencies) != 1:
-        raise ValidationFailed("an order is paid in one currency", reason="mixed_currencies")
-    order_items = []
-    for position, item in enumerate(items, start=1):
-        product = products[item["product"]]
-        price = product.price_for(item["tier"])
-        assert price is not None
-        order_items.append(
-            OrderItem(
-                position=position,
-                product_id=product.id,
-                tier=item["tier"],
-                quantity=item["quantity"],
-                unit_amount=price.amount,
-                visit_date=item.get("date"),
-            )
-        )
+    products = _products_for(items)
+    _check_quantities(items, products, now)
+    order_items, currency = _priced_items(items, products)
     salt = secrets.token_hex(16)
     token = _derive_token(salt)
     order = Order(
         email=email,
         language=language,
         payment_method=payment_method,
-        currency=currencies.pop(),
+        currency=currency,
         total_amount=sum(item.unit_amount * item.quantity for item in order_items),
         access_token_hash=hash_access_token(token),
         access_token_salt=salt,
@@ -635,23 +555,9 @@ def create_order(
         expires_at=now + timedelta(minutes=current_app.config["TICKET_ORDER_TTL_MINUTES"]),
         items=order_items,
     )
-    for _attempt in range(5):
-        order.code = _random_code(8)
-        try:
-            with db.session.begin_nested():
-                db.session.add(order)
-                db.session.flush()
-            break
-        except IntegrityError:
-            if idempotency_key:
-                # Another request with this key won the race; answer as it did.
-                winner = db.session.scalar(
-                    select(Order).where(Order.idempotency_key == idempotency_key)
-                )
-                if winner is not None:
-                    return _replay(winner, request_hash)
-    else:
-        raise ServiceUnavailable("could not allocate an order code; try again")
+    winner = _insert_with_code(order, idempotency_key=idempotency_key)
+    if winner is not None:
+        return _replay(winner, request_hash)
     audit.record(
         action="order.create",
         object_type="order",
@@ -674,9 +580,100 @@ def create_order(
     return CreatedOrder(order=order, access_token=token, replayed=False)
 
 
-def _enabled_methods() -> list[str]:
-    registered = current_app.extensions.get("hoian_payment_methods", {})
-    return [name for name in current_app.config["TICKET_PAYMENT_METHODS"] if name in registered]
+def _products_for(items: Sequence[dict[str, Any]]) -> dict[str, Product]:
+    """The active products the items name, by slug; every one of them must exist."""
+    slugs = sorted({item["product"] for item in items})
+    products = {
+        product.slug: product
+        for product in db.session.scalars(
+            select(Product).where(Product.slug.in_(slugs), Product.active.is_(True))
+        )
+    }
+    unknown = [slug for slug in slugs if slug not in products]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown products: {', '.join(unknown)}",
+            reason="unknown_product",
+            errors={"items": [f"unknown product {slug!r}" for slug in unknown]},
+        )
+    return products
+
+
+def _check_quantities(
+    items: Sequence[dict[str, Any]], products: dict[str, Product], now: datetime
+) -> None:
+    """Each item can be sold now, no product over its per-order limit, and every dated product
+    has the places left (its row locked, so two orders never both take the last places)."""
+    per_product: dict[str, int] = {}
+    per_date: dict[tuple[str, date], int] = {}
+    for item in items:
+        product = products[item["product"]]
+        _check_item(product, item, now)
+        per_product[product.slug] = per_product.get(product.slug, 0) + item["quantity"]
+        if item.get("date") is not None:
+            key = (product.slug, item["date"])
+            per_date[key] = per_date.get(key, 0) + item["quantity"]
+    for slug, quantity in per_product.items():
+        if quantity > products[slug].max_per_order:
+            raise ValidationFailed(
+                f"at most {products[slug].max_per_order} tickets of {slug} per order",
+                reason="too_many_tickets",
+                errors={slug: [f"at most {products[slug].max_per_order}"]},
+            )
+    limited = sorted({products[slug].id for slug, _ in per_date if products[slug].daily_capacity})
+    if limited:
+        # Locked in id order, so that two orders cannot deadlock on each other's products.
+        db.session.execute(
+            select(Product.id).where(Product.id.in_(limited)).order_by(Product.id).with_for_update()
+        )
+    for (slug, visit), quantity in sorted(per_date.items()):
+        if products[slug].daily_capacity is not None:
+            _check_capacity(products[slug], visit, quantity, now)
+
+
+def _priced_items(
+    items: Sequence[dict[str, Any]], products: dict[str, Product]
+) -> tuple[list[OrderItem], str]:
+    """The order's lines, priced from the products, and the one currency they are paid in."""
+    currencies = {products[item["product"]].currency for item in items}
+    if len(currencies) != 1:
+        raise ValidationFailed("an order is paid in one currency", reason="mixed_currencies")
+    lines = []
+    for position, item in enumerate(items, start=1):
+        product = products[item["product"]]
+        price = product.price_for(item["tier"])
+        assert price is not None
+        lines.append(
+            OrderItem(
+                position=position,
+                product_id=product.id,
+                tier=item["tier"],
+                quantity=item["quantity"],
+                unit_amount=price.amount,
+                visit_date=item.get("date"),
+            )
+        )
+    return lines, currencies.pop()
+
+
+def _insert_with_code(order: Order, *, idempotency_key: str | None) -> Order | None:
+    """Give the order a fresh random code and insert it; the order that won the race instead,
+    when another request with the same Idempotency-Key was inserted first."""
+    for _attempt in range(5):
+        order.code = _random_code(8)
+        try:
+            with db.session.begin_nested():
+                db.session.add(order)
+                db.session.flush()
+            return None
+        except IntegrityError:
+            if idempotency_key:
+                winner: Order | None = db.session.scalar(
+                    select(Order).where(Order.idempotency_key == idempotency_key)
+                )
+                if winner is not None:
+                    return winner
+    raise ServiceUnavailable("could not allocate an order code; try again")
 
 
 def get_order(*, code: str, for_update: bool = False) -> Order:
@@ -802,7 +799,7 @@ def refund_order(
     at the provider already (a refund made in Stripe's dashboard, say).
     """
     order = get_order(code=code, for_update=True)
-    if order.status not in PAID_STATES:
+    if not order.admits:
         raise Conflict(
             f"order {order.code} is {order.status}; only paid orders are refunded",
             reason="illegal_transition",
@@ -905,7 +902,11 @@ def _validity(item: OrderItem, paid_at: datetime) -> tuple[datetime, datetime, i
         end = datetime.combine(item.visit_date + timedelta(days=1), datetime.min.time(), zone)
         return start, end, 0
     until = paid_at + timedelta(days=product.validity_days)
-    window = (product.use_hours or 0) * 60 if product.validity_kind == "first_use" else 0
+    window = (
+        (product.use_hours or 0) * 60
+        if product.validity_kind == ValidityKind.FIRST_USE.value
+        else 0
+    )
     return paid_at, until, window
 
 

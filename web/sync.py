@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Index, String, delete, event, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import utcnow
+from app.db import transaction_info, utcnow
 from app.extensions import db
 from content import presenters
 from content.models import Site, SiteText, Tour, TourStop, TourText
@@ -139,15 +139,16 @@ def _collect(session: Session) -> dict[Change, bool]:
 
 def _transaction_seq(session: Session) -> int:
     """This transaction's sequence number, taken (and the row locked) on its first change."""
-    if "sync_seq" not in session.info:
+    info = transaction_info(session)
+    if "sync_seq" not in info:
         connection = session.connection()
         connection.execute(update(SyncState).where(SyncState.id == 1).values(seq=SyncState.seq + 1))
         seq = connection.scalar(select(SyncState.seq).where(SyncState.id == 1))
         if seq is None:  # a database upgraded without its first row
             connection.execute(insert(SyncState).values(id=1, seq=1))
             seq = 1
-        session.info["sync_seq"] = seq
-    return int(session.info["sync_seq"])
+        info["sync_seq"] = seq
+    return int(info["sync_seq"])
 
 
 @event.listens_for(Session, "after_flush")
@@ -164,12 +165,6 @@ def _log_changes(session: Session, flush_context: Any) -> None:
             for (entity, key), gone in sorted(changes.items())
         ],
     )
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_seq(session: Session) -> None:
-    session.info.pop("sync_seq", None)
 
 
 # --- reading -----------------------------------------------------------------------------------

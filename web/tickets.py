@@ -11,13 +11,14 @@ import secrets
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from marshmallow import ValidationError, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.access import public_write
 from app.errors import DomainError, NotFound
 from app.ratelimit import rate_limited
+from ticketing import payment_methods
 from ticketing import presenters as ticket_presenters
 from ticketing import services as tickets
 from ticketing.models import TIERS
@@ -52,11 +53,7 @@ def _render(product_slug: str, *, errors: list[str], status: int, form: Any) -> 
             render_template("web/not_found.html", lang=lang, words=words, slug=product_slug),
             status=404,
         )
-    methods = [
-        m
-        for m in current_app.config["TICKET_PAYMENT_METHODS"]
-        if m in current_app.extensions.get("hoian_payment_methods", {})
-    ]
+    methods = payment_methods.enabled()
     body = render_template(
         "web/buy.html",
         lang=lang,

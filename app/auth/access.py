@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, InspectorDevice
 from app.auth.services import Principal, hash_token, resolve_token
+from app.db import on_commit
 from app.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,10 +106,9 @@ def _note_token_changes(session: Session, flush_context: Any) -> None:
     if any(
         isinstance(row, ApiToken | InspectorDevice) for row in (*session.dirty, *session.deleted)
     ):
-        session.info["device_tokens_changed"] = True
+        on_commit(_forget_tokens, key="device_tokens", session=session)
 
 
-@event.listens_for(Session, "after_commit")
-def _forget_tokens_after_commit(session: Session) -> None:
-    if session.info.pop("device_tokens_changed", False) and has_app_context():
+def _forget_tokens() -> None:
+    if has_app_context():
         current_app.extensions["hoian_device_tokens"].clear()
