@@ -321,6 +321,12 @@ def _cases_added_for_the_scanner(valid: str, early: datetime) -> list[dict[str, 
             valid[:70] + "\U0001f600" + valid[71:],
         ),
         _case(
+            "astral_character_short",
+            "The last two characters replaced by one emoji: 140 code points (two UTF-16 units "
+            "for the emoji make 141), so bad_length.",
+            valid[:139] + "\U0001f600",
+        ),
+        _case(
             "unknown_version",
             "Format version 2 with a key id the scanner does not know: the version is read first.",
             _sign(_claims(0x0000_0000_1011, version=2, key_id=UNKNOWN_KID), _OTHER_SEED),
