@@ -49,6 +49,7 @@ from app.ticketing.verify import (  # noqa: E402 - after the path is set
     encode_code,
     format_serial,
 )
+from tests.web.conftest import CHROMIUM  # noqa: E402
 from tests.web.scan import harness  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -119,9 +120,7 @@ def _workload(count: int) -> dict[str, Any]:
 
 
 def _chromium_version() -> str:
-    done = subprocess.run(
-        [harness.CHROMIUM, "--version"], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, check=False)
     return done.stdout.strip()
 
 
