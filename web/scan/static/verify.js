@@ -264,19 +264,25 @@ async function nobleBackend() {
  * [k]P for a point met on every scan (a signing key): 32 rows of the multiples j * 256^i * P,
  * so a product is at most 32 additions instead of noble's 250-odd doublings and additions for
  * a point other than B. Variable time, which is fine: a key and a signature are public. The
- * 8,192 points take tens of milliseconds to build, once per key, and make the fallback 3.5
- * times as fast (benchmarks/README.md, "Offline checks in the browser").
+ * 8,192 points make the fallback 3.5 times as fast (benchmarks/README.md, "Offline checks in
+ * the browser"); they take about 90 ms to build, so a key builds them at its first code,
+ * not at start-up (a key that is listed but never met costs nothing).
  */
 function fixedBase(Point, point) {
-  const rows = [];
-  let base = point;
-  for (let i = 0; i < 32; i++) {
-    const row = [Point.ZERO, base];
-    for (let j = 2; j < 256; j++) row.push(row[j - 1].add(base));
-    rows.push(row);
-    base = row[255].add(base);
-  }
+  let rows = null;
+  const build = () => {
+    const built = [];
+    let base = point;
+    for (let i = 0; i < 32; i++) {
+      const row = [Point.ZERO, base];
+      for (let j = 2; j < 256; j++) row.push(row[j - 1].add(base));
+      built.push(row);
+      base = row[255].add(base);
+    }
+    return built;
+  };
   return (k) => {
+    rows ??= build();
     let sum = Point.ZERO;
     for (let i = 0; k > 0n; i++, k >>= 8n) {
       const digit = Number(k & 0xffn);
@@ -298,20 +304,27 @@ function concat(...parts) {
 
 const backends = new Map();
 
-/**
- * The Ed25519 implementation to use: "webcrypto", "noble", or "auto" (the browser's own where
- * it passes a known-answer test, else noble). Returns { name, importKey(raw) -> verify }.
- */
-export function ed25519Backend(preference = "auto") {
-  const choose = {
-    noble: nobleBackend,
-    webcrypto: async () => {
+const CHOICES = new Map([
+  ["noble", nobleBackend],
+  [
+    "webcrypto",
+    async () => {
       const backend = await webCryptoBackend();
       if (!backend) throw new Error("this browser has no WebCrypto Ed25519");
       return backend;
     },
-    auto: async () => (await webCryptoBackend()) ?? nobleBackend(),
-  }[preference];
+  ],
+  ["auto", async () => (await webCryptoBackend()) ?? nobleBackend()],
+]);
+
+/**
+ * The Ed25519 implementation to use: "webcrypto", "noble", or "auto" (the browser's own where
+ * it passes a known-answer test, else noble). Resolves to { name, importKey(raw) }, where
+ * importKey resolves to verify(signature, message) -> Promise<boolean> (the bare equation,
+ * without libsodium's pre-checks, which KeySet adds).
+ */
+export function ed25519Backend(preference = "auto") {
+  const choose = CHOICES.get(preference);
   if (choose === undefined) throw new RangeError(`unknown Ed25519 backend: ${preference}`);
   // Once per page: the known-answer test and noble's import are not worth repeating.
   if (!backends.has(preference)) backends.set(preference, choose());
