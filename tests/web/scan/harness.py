@@ -70,7 +70,9 @@ def serving() -> Iterator[str]:
 
 
 def launch(playwright: Any) -> Any:
-    """Debian's Chromium (never a downloaded one)."""
+    """Debian's Chromium (never a downloaded one), for benchmarks/scan_verify.py. Tests take
+    tests/web/conftest.py's `chromium` instead: a second Playwright in one pytest session
+    fails ("Sync API inside the asyncio loop")."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
