@@ -19,7 +19,8 @@ the QR alphanumeric set, so the symbol stays at version 6-M):
     12     1     tier code (TIER_CODES)
     13     1     how many distinct sites the ticket admits to
     14     4     valid from, Unix seconds
-    18     4     valid until, Unix seconds (for first-use tickets: the last moment to start)
+    18     4     valid until, Unix seconds: the first second it no longer admits (for
+                 first-use tickets, the end of the time to make a first entry)
     22     2     minutes the ticket stays valid after its first entry (0: no such window)
     24     64    Ed25519 signature of SIGNING_CONTEXT + bytes 0-23
 
@@ -189,7 +190,13 @@ class KeySet:
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
     """Ed25519 (RFC 8032) through libsodium, about 1.6 times as fast here as OpenSSL's;
-    raises BadSignatureError."""
+    raises BadSignatureError.
+
+    libsodium's rules are the format's (docs/ticket-format.md, "Signatures"): S below the group
+    order, R and the key not of small order, the key canonical, and the cofactorless equation
+    with R compared byte for byte. OpenSSL accepts a small-order R, so the two are not
+    interchangeable here.
+    """
     crypto_sign_open(signature + message, public_key)
 
 
@@ -244,7 +251,13 @@ def decode_code(text: str, keys: KeySet) -> TicketClaims:
         valid_until=fields[9],
         use_window_minutes=fields[10],
     )
-    if claims.max_sites == 0 or claims.valid_until <= claims.valid_from:
+    # Values `pack` never writes: only a signer that bypassed it could have signed them.
+    if (
+        claims.product_id == 0
+        or claims.tier == 0
+        or claims.max_sites == 0
+        or claims.valid_until <= claims.valid_from
+    ):
         raise InvalidCode("bad_fields")
     return claims
 
@@ -323,6 +336,9 @@ class OfflineVerifier:
     site: str
     #: serial -> codes of generations below this number are revoked (ALL_GENERATIONS: all)
     revoked_below: Mapping[int, int] = field(default_factory=dict)
+    #: serial -> the `reason` of the revocation behind `revoked_below` ("refunded",
+    #: "cancelled", "reissued"): the detail of a `revoked` verdict, as the server gives it
+    revocation_reasons: Mapping[int, str] = field(default_factory=dict)
     #: serial -> {site slug: time of entry}, as recorded by `admit`
     entries: dict[int, dict[str, datetime]] = field(default_factory=dict)
 
@@ -350,7 +366,8 @@ class OfflineVerifier:
             at=at,
             revoked=claims.generation < self.revoked_below.get(claims.serial, 0),
         )
-        return Verdict(reason, entries_left=left, claims=claims)
+        detail = self.revocation_reasons.get(claims.serial) if reason is Reason.REVOKED else None
+        return Verdict(reason, entries_left=left, claims=claims, detail=detail)
 
     def admit(self, verdict: Verdict, *, at: datetime) -> None:
         """Remember an admitted entry, so the same ticket is refused here next time."""
@@ -371,9 +388,16 @@ class OfflineVerifier:
         and, optionally, "revocations" (the items of GET /api/v1/checkin/revocations).
         """
         revoked: dict[int, int] = {}
+        reasons: dict[int, str] = {}
         for item in bundle.get("revocations", {}).get("items", []):
             serial = parse_serial(item["serial"])
-            revoked[serial] = max(revoked.get(serial, 0), int(item["below_generation"]))
+            below = int(item["below_generation"])
+            # The widest entry names the revocation: a refund or cancellation (every generation)
+            # outranks an earlier reissue, as the ticket's final status does on the server. Items
+            # come in seq order, so of two equally wide entries the later one wins.
+            if below >= revoked.get(serial, 0):
+                revoked[serial] = below
+                reasons[serial] = str(item["reason"])
         return cls(
             keys=KeySet.from_api(bundle["keys"]),
             products={
@@ -381,6 +405,7 @@ class OfflineVerifier:
             },
             site=site,
             revoked_below=revoked,
+            revocation_reasons=reasons,
         )
 
 
@@ -397,6 +422,9 @@ def format_serial(serial: int) -> str:
 
 def parse_serial(text: str) -> int:
     """Read a typed serial: case, hyphens and spaces ignored, O/I/L read as 0/1/1."""
+    if not text.isascii():
+        # str.upper() would read a dotless i (U+0131) as I, and the ligature U+FB00 as "FF".
+        raise ValueError(f"not a ticket serial: {text[:20]!r}")
     cleaned = text.strip().upper().replace("-", "").replace(" ", "")
     if len(cleaned) != 10 or any(c not in _CROCKFORD_IN for c in cleaned):
         raise ValueError(f"not a ticket serial: {text[:20]!r}")

@@ -59,6 +59,19 @@ def test_every_published_vector_gives_its_answer() -> None:
         assert got == case["expected"], case["name"]
 
 
+def test_published_serials_are_written_and_read_as_documented() -> None:
+    serials = json.loads(vectors.VECTORS_FILE.read_text(encoding="utf-8"))["serials"]
+    for item in serials["written"]:
+        assert format_serial(item["serial"]) == item["text"]
+        assert parse_serial(item["text"]) == item["serial"]
+    for item in serials["read"]:
+        try:
+            got: int | None = parse_serial(item["input"])
+        except ValueError:
+            got = None
+        assert got == item["serial"], item["input"]
+
+
 def test_verifier_imports_no_flask_and_runs_as_a_script(tmp_path: Path) -> None:
     probe = (
         "import importlib.util, sys\n"
