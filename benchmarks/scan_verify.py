@@ -40,7 +40,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.ticketing.verify import (  # noqa: E402 - after the path is set
+from tests.web.conftest import CHROMIUM  # noqa: E402
+from tests.web.scan import harness  # noqa: E402
+from ticketing.verify import (  # noqa: E402 - after the path is set
     ALL_GENERATIONS,
     BODY_LENGTH,
     SIGNING_CONTEXT,
@@ -49,8 +51,6 @@ from app.ticketing.verify import (  # noqa: E402 - after the path is set
     encode_code,
     format_serial,
 )
-from tests.web.conftest import CHROMIUM  # noqa: E402
-from tests.web.scan import harness  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SITE = "tan-ky-old-house"

@@ -1,7 +1,7 @@
 /**
  * Ticket codes (format v1) verified offline in the inspector's browser.
  *
- * The specification is docs/ticket-format.md; the reference is app/ticketing/verify.py (the
+ * The specification is docs/ticket-format.md; the reference is ticketing/verify.py (the
  * server's own verifier), and docs/test-vectors/vectors.json holds the answers both must give
  * (tests/web/scan/ runs every vector through this file in Chromium). An ES module with no build
  * step and no dependency at load time: @noble/ed25519 (vendor/) is imported only where the
