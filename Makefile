@@ -17,7 +17,7 @@ SPEECH_HASH := $(shell cat requirements.txt requirements-dev.txt requirements-sp
 SPEECH_VENV ?= $(HOME)/.cache/hoian/speech-$(SPEECH_HASH)
 export FLASK_APP := wsgi:app
 
-.PHONY: help venv speech-venv system-deps run serve db guides flask test lint format bench docker clean
+.PHONY: help venv speech-venv system-deps run serve db guides flask test lint format bench docker clean messages
 
 help:
 	@echo "make run    install, migrate, load the Hội An catalogue, serve on http://$(HOST):$(PORT)"
@@ -85,6 +85,17 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The staff front-ends' words: extract every _() and N_() into each front-end's Vietnamese
+# catalogue (new msgids arrive untranslated; a test fails until each has its translation).
+CATALOGUES := web/console
+messages: venv
+	@for dir in $(CATALOGUES); do \
+	  (cd $$dir && $(BIN)/pybabel -q extract -F $(CURDIR)/babel.cfg -k N_ --no-location \
+	    -o /tmp/hoian-messages.pot . && \
+	   $(BIN)/pybabel -q update -i /tmp/hoian-messages.pot -d translations -l vi \
+	    --no-fuzzy-matching --width 100) || exit 1; \
+	done
 
 format: venv
 	$(BIN)/ruff format .

@@ -13,7 +13,7 @@ from app import ratelimit
 from app.config import load_config
 from app.db import begin_write, ping_after_idle
 from app.errors import error_response, register_error_handlers
-from app.extensions import api, db, migrate
+from app.extensions import api, csrf, db, migrate
 from app.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             ping_after_idle(engine, idle_s=app.config["DB_PING_AFTER_IDLE_S"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     ratelimit.init_app(app)
+    csrf.init_app(app)
     api.init_app(app)
     _register_domains(app)
     _register_docs_assets(app)
@@ -79,9 +80,11 @@ def _register_unit_of_work(app: Flask) -> None:
 
     @app.before_request
     def _json_bodies_only() -> Response | None:
+        """The JSON API takes JSON bodies (forms are for the HTML pages, uploads say so)."""
         view = app.view_functions.get(request.endpoint or "")
         if (
-            request.method in WRITE_METHODS
+            request.path.startswith("/api/")
+            and request.method in WRITE_METHODS
             and request.content_length
             and not request.is_json
             and not getattr(view, "accepts_any_body", False)

@@ -91,3 +91,46 @@ def list_entries(
     if object_id:
         query = query.where(AuditLog.object_id == object_id)
     return list(db.session.scalars(query))
+
+
+#: What the machine does (before the pipeline kept its own history): never shown as people's.
+_MACHINE_OBJECTS = ("pipeline_task",)
+_MACHINE_ACTIONS = ("pipeline_job.start", "pipeline_job.finish", "pipeline_job.fail")
+
+
+def people_entries(
+    *,
+    limit: int = 50,
+    before_id: int | None = None,
+    actor_user_id: int | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AuditLog]:
+    """People's actions, newest first, paged by cursor (`before_id`) and filtered."""
+    query = (
+        db.select(AuditLog)
+        .where(
+            AuditLog.object_type.not_in(_MACHINE_OBJECTS),
+            AuditLog.action.not_in(_MACHINE_ACTIONS),
+        )
+        .order_by(AuditLog.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(AuditLog.id < before_id)
+    if actor_user_id is not None:
+        query = query.where(AuditLog.actor_user_id == actor_user_id)
+    if object_type:
+        query = query.where(AuditLog.object_type == object_type)
+    if object_id:
+        query = query.where(AuditLog.object_id == object_id)
+    if action:
+        query = query.where(AuditLog.action.startswith(action, autoescape=True))
+    if since is not None:
+        query = query.where(AuditLog.at >= since)
+    if until is not None:
+        query = query.where(AuditLog.at < until)
+    return list(db.session.scalars(query))

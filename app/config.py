@@ -95,7 +95,7 @@ class Config:
     VIETQR_NOTIFY_TOLERANCE_S = 300
     VIETQR_REFERENCE_PREFIX = "HA"
 
-    # The speech pipeline (content/pipeline.py, content/jobs.py): jobs run in the interpreter
+    # The speech pipeline (guides/, worker.py): jobs run in the interpreter
     # of the speech venv, never in the web process.
     SPEECH_PYTHON: str | None = None
     PIPELINE_QUEUE = "guides"
@@ -108,6 +108,20 @@ class Config:
     PIPELINE_SPAWN_WORKERS = True
     LOG_JSON = True
     LOG_LEVEL = "INFO"
+
+    # The staff console (/console/): a login lasts CONSOLE_SESSION_HOURS at most and ends after
+    # CONSOLE_IDLE_MINUTES without a page; the roles in CONSOLE_TOTP_ROLES must use a second
+    # factor (TOTP); anyone who enrolled one always uses it.
+    CONSOLE_SESSION_HOURS = 12
+    CONSOLE_IDLE_MINUTES = 30
+    CONSOLE_TOTP_ROLES: list[str] = []
+    CONSOLE_LANGUAGES = ["vi", "en"]  # the console's own words; the first is the default
+    SESSION_COOKIE_NAME = "hoian_console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # True in production (load_config)
+    WTF_CSRF_CHECK_DEFAULT = False  # the console checks its own forms; the API uses tokens
+    WTF_CSRF_TIME_LIMIT = None  # a form is valid as long as its session
 
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
@@ -171,6 +185,9 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_MAX_UPLOAD_MB": ("PIPELINE_MAX_UPLOAD_MB", float),
     "HOIAN_PIPELINE_WORKER_IDLE_S": ("PIPELINE_WORKER_IDLE_S", float),
     "HOIAN_AUTO_PUBLISH": ("AUTO_PUBLISH", lambda v: v.lower() in {"1", "true", "yes"}),
+    "HOIAN_CONSOLE_SESSION_HOURS": ("CONSOLE_SESSION_HOURS", int),
+    "HOIAN_CONSOLE_IDLE_MINUTES": ("CONSOLE_IDLE_MINUTES", int),
+    "HOIAN_CONSOLE_TOTP_ROLES": ("CONSOLE_TOTP_ROLES", _csv),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -197,6 +214,8 @@ def load_config(
         values["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
     if not values.get("MEDIA_DIR"):
         values["MEDIA_DIR"] = str(Path(instance_path) / "media")
+    if values["APP_ENV"] == "production":
+        values["SESSION_COOKIE_SECURE"] = True
     if not values.get("TICKET_KEYS_DIR"):
         values["TICKET_KEYS_DIR"] = str(Path(instance_path) / "ticket-keys")
     check_config(values)

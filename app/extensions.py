@@ -6,12 +6,13 @@ from typing import Any, TypeVar, cast
 
 from flask_migrate import Migrate
 from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from app.db import db
 from app.schemas import ErrorSchema
 
-__all__ = ["api", "db", "locked", "migrate"]
+__all__ = ["api", "csrf", "db", "locked", "migrate"]
 
 
 class HoianApi(Api):
@@ -22,6 +23,8 @@ class HoianApi(Api):
 
 migrate = Migrate()
 api = HoianApi()
+#: CSRF tokens for the staff front-ends' forms and scripts (checked where they ask for it).
+csrf = CSRFProtect()
 
 Row = TypeVar("Row")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -40,7 +41,36 @@ def healthz() -> dict[str, Any]:
 @blp.alt_response(503, response="DEFAULT_ERROR")
 def readyz() -> dict[str, Any]:
     """The database answers and is migrated to head; Redis answers when configured."""
-    checks: dict[str, str] = {}
+    checks = service_checks()
+    failed = {name: check.detail for name, check in checks.items() if not check.ok}
+    if failed:
+        first = next(iter(failed))
+        raise ServiceUnavailable(checks[first].message, errors=failed)
+    return {"status": "ok", "checks": dict.fromkeys(checks, "ok")}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    ok: bool
+    message: str = ""  # what is wrong, for the operator
+    detail: str = ""
+
+
+def service_checks() -> dict[str, Check]:
+    """The database (reachable, migrated to head) and Redis (when configured), each checked."""
+    checks = {"database": _database_check()}
+    if current_app.config["REDIS_URL"]:
+        from app.redis_client import get_redis
+
+        try:
+            get_redis().ping()
+            checks["redis"] = Check(ok=True)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the probe reports it
+            checks["redis"] = Check(ok=False, message="redis unreachable", detail=str(exc))
+    return checks
+
+
+def _database_check() -> Check:
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -50,24 +80,16 @@ def readyz() -> dict[str, Any]:
                 )
             except SQLAlchemyError:  # no alembic_version table: never migrated
                 current = set()
-    except Exception as exc:
-        raise ServiceUnavailable("database unreachable", errors={"database": str(exc)}) from exc
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the probe reports it
+        return Check(ok=False, message="database unreachable", detail=str(exc))
     heads = _migration_heads(current_app.extensions["migrate"].directory)
     if current != heads:
-        raise ServiceUnavailable(
-            "database schema is not at the latest migration; run flask db upgrade",
-            errors={"database": f"at {sorted(current)}, head is {sorted(heads)}"},
+        return Check(
+            ok=False,
+            message="database schema is not at the latest migration; run flask db upgrade",
+            detail=f"at {sorted(current)}, head is {sorted(heads)}",
         )
-    checks["database"] = "ok"
-    if current_app.config["REDIS_URL"]:
-        from app.redis_client import get_redis
-
-        try:
-            get_redis().ping()
-        except Exception as exc:
-            raise ServiceUnavailable("redis unreachable", errors={"redis": str(exc)}) from exc
-        checks["redis"] = "ok"
-    return {"status": "ok", "checks": checks}
+    return Check(ok=True)
 
 
 def init_app(app: Flask) -> None:

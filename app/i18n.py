@@ -1,11 +1,19 @@
-"""Language negotiation: ?lang= wins, then Accept-Language, then the configured chain."""
+"""Language negotiation (?lang= wins, then Accept-Language, then the configured chain) for the
+API and the tourist pages, and gettext catalogues for the staff front-ends' own words."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import current_app, g, request
+from babel import support
+from babel.dates import format_datetime
+from babel.messages import mofile, pofile
+from flask import Flask, current_app, g, request
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -83,3 +91,105 @@ def pick_language(requested: str, available: set[str]) -> str | None:
 
 def native_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
+
+
+# --- the staff front-ends' own words (gettext) ------------------------------------------------
+#
+# The console and the scanner write their words in English in the code (`_("Sign in")`) and
+# keep every translation in a gettext catalogue of their own (`translations/<lang>/LC_MESSAGES/
+# messages.po`, edited with any PO editor). The catalogues are compiled in memory when the app
+# starts, so there is no build step and no compiled file to forget.
+
+_CATALOGUES = "hoian_ui_catalogues"
+
+
+class UiCatalogues:
+    """Every registered front-end's catalogues, merged per language, compiled on first use."""
+
+    def __init__(self) -> None:
+        self.directories: list[Path] = []
+        self._compiled: dict[str, support.Translations] = {}
+
+    def add(self, directory: Path) -> None:
+        if directory not in self.directories:
+            self.directories.append(directory)
+            self._compiled.clear()
+
+    def translations(self, lang: str) -> support.NullTranslations:
+        if lang not in self._compiled:
+            merged = support.Translations()
+            for directory in self.directories:
+                po = directory / lang / "LC_MESSAGES" / "messages.po"
+                if po.is_file():
+                    merged.merge(_compile(po))
+            self._compiled[lang] = merged
+        return self._compiled[lang]
+
+
+def _compile(po: Path) -> support.Translations:
+    with po.open("rb") as source:
+        catalog = pofile.read_po(source)
+    buffer = io.BytesIO()
+    mofile.write_mo(buffer, catalog)  # fuzzy entries stay out, as msgfmt leaves them
+    buffer.seek(0)
+    return support.Translations(buffer)
+
+
+def add_catalogue(app: Flask, directory: Path) -> None:
+    """Register a front-end's gettext catalogues and make `_()` work in every template."""
+    catalogues: UiCatalogues | None = app.extensions.get(_CATALOGUES)
+    if catalogues is None:
+        catalogues = app.extensions[_CATALOGUES] = UiCatalogues()
+        app.jinja_env.add_extension("jinja2.ext.i18n")
+        # Jinja's new-style gettext fills the placeholders itself, so it gets the bare lookups.
+        app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+            lambda message: _translations().ugettext(message),
+            lambda singular, plural, n: _translations().ungettext(singular, plural, n),
+            newstyle=True,
+        )
+        app.jinja_env.filters["local_time"] = local_time
+    catalogues.add(directory)
+
+
+def ui_language() -> str:
+    """The staff front-end's language for this request (set by the front-end), or its default."""
+    return str(g.get("ui_lang") or current_app.config["CONSOLE_LANGUAGES"][0])
+
+
+def _translations() -> support.NullTranslations:
+    catalogues: UiCatalogues | None = current_app.extensions.get(_CATALOGUES)
+    if catalogues is None:
+        return support.NullTranslations()
+    return catalogues.translations(ui_language())
+
+
+def gettext(message: str, **values: Any) -> str:
+    """`message` in the front-end's language, with `%(name)s` placeholders filled."""
+    text = _translations().ugettext(message)
+    return text % values if values else text
+
+
+def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+    text = _translations().ungettext(singular, plural, n)
+    return text % {"num": n, **values}
+
+
+#: The conventional name, for `from app.i18n import _`.
+_ = gettext
+
+
+def N_(message: str) -> str:
+    """Mark a message for the catalogue without translating it yet (translated where shown)."""
+    return message
+
+
+def local_time(value: datetime | None, format: str = "short") -> str:
+    """A UTC datetime shown in the town's zone and the front-end's language."""
+    if value is None:
+        return ""
+    return format_datetime(
+        value,
+        format=format,
+        tzinfo=ZoneInfo(current_app.config["TIMEZONE"]),
+        locale=ui_language(),
+    )

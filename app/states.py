@@ -26,6 +26,7 @@ class StateMachine(Generic[S]):
         column: str = "state",
         noun: str | None = None,
         label: Callable[[Any], Any] = lambda row: row.id,
+        history: Callable[[Any, str, str, str, Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.kind = kind  # audit object type and action prefix: "order" -> "order.pay"
         self.states = states
@@ -33,6 +34,9 @@ class StateMachine(Generic[S]):
         self.column = column
         self.noun = noun or kind  # how refusals name the object: "job 7 is failed; ..."
         self.label = label
+        # Where moves are written: the audit log (people's actions), or the object's own
+        # history for machine moves (a pipeline task's lease, retry, wait for a model).
+        self.history = history
 
     def target(self, row: Any, event: str) -> tuple[S, S]:
         """The row's current state and where `event` takes it; a Conflict when it cannot."""
@@ -49,10 +53,14 @@ class StateMachine(Generic[S]):
 
     def move(
         self, row: Any, event: str, *, changes: Mapping[str, Any] | None = None
-    ) -> audit.AuditLog:
-        """Apply `event` to the row, or refuse; the audit row of the move."""
+    ) -> audit.AuditLog | None:
+        """Apply `event` to the row, or refuse; the audit row of the move (None when the
+        machine keeps its own history)."""
         current, target = self.target(row, event)
         setattr(row, self.column, target.value)
+        if self.history is not None:
+            self.history(row, event, current.value, target.value, changes or {})
+            return None
         return audit.record(
             action=f"{self.kind}.{event}",
             object_type=self.kind,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,15 @@ from app.extensions import db, locked
 from app.states import StateMachine
 from content.models import Provenance, Site
 from guides import publishing
-from guides.models import JobState, Narration, PipelineJob, PipelineTask, TaskStage, TaskState
+from guides.models import (
+    JobState,
+    Narration,
+    PipelineEvent,
+    PipelineJob,
+    PipelineTask,
+    TaskStage,
+    TaskState,
+)
 
 #: Task states after which nothing more happens to the task.
 FINAL_TASK_STATES = frozenset(
@@ -41,8 +49,36 @@ FINAL_TASK_STATES = frozenset(
 #: Upstream outcomes that let a dependent task run.
 DONE_STATES = frozenset({TaskState.SUCCEEDED, TaskState.SKIPPED})
 
+
+def _job_history(
+    job: PipelineJob, event: str, before: str, after: str, changes: Mapping[str, Any]
+) -> None:
+    db.session.add(
+        PipelineEvent(
+            job_id=job.id, event=event, from_state=before, to_state=after, details=dict(changes)
+        )
+    )
+
+
+def _task_history(
+    task: PipelineTask, event: str, before: str, after: str, changes: Mapping[str, Any]
+) -> None:
+    db.session.add(
+        PipelineEvent(
+            job_id=task.job_id,
+            task_id=task.id,
+            event=event,
+            from_state=before,
+            to_state=after,
+            details={"stage": task.stage, "lang": task.lang, **changes},
+        )
+    )
+
+
+# The machine's moves go to the job's own history, not to the people's audit log.
 JOBS = StateMachine(
     kind="pipeline_job",
+    history=_job_history,
     noun="job",
     states=JobState,
     moves={
@@ -56,6 +92,7 @@ JOBS = StateMachine(
 
 TASKS = StateMachine(
     kind="pipeline_task",
+    history=_task_history,
     noun="task",
     states=TaskState,
     moves={
@@ -89,11 +126,7 @@ def transition_task(
     task: PipelineTask, event: str, *, changes: dict[str, Any] | None = None
 ) -> None:
     """Move a task along its state machine, or refuse; every move is audited."""
-    TASKS.move(
-        task,
-        event,
-        changes={"job": task.job_id, "stage": task.stage, "lang": task.lang, **(changes or {})},
-    )
+    TASKS.move(task, event, changes=changes)
     if TaskState(task.state) in FINAL_TASK_STATES:
         task.finished_at = utcnow()
         task.lease_owner = None
@@ -215,17 +248,12 @@ def claim_task(*, task_id: int, owner: str, lease_s: float) -> PipelineTask | No
     db.session.refresh(task)
     state, old_owner = previous
     event = "take_over" if state is TaskState.RUNNING else "lease"
-    audit.record(
-        action=f"pipeline_task.{event}",
-        object_type="pipeline_task",
-        object_id=task.id,
-        changes={
-            "state": [state.value, TaskState.RUNNING.value],
-            "owner": [old_owner, owner],
-            "attempt": task.attempts,
-            "stage": task.stage,
-            "lang": task.lang,
-        },
+    _task_history(
+        task,
+        event,
+        state.value,
+        TaskState.RUNNING.value,
+        {"owner": [old_owner, owner], "attempt": task.attempts},
     )
     job = task.job
     if job.state == JobState.QUEUED.value:

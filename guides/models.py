@@ -288,3 +288,26 @@ class PipelineTask(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<PipelineTask {self.id} {self.stage}:{self.lang} {self.state}>"
+
+
+class PipelineEvent(db.Model):  # type: ignore[name-defined,misc]
+    """The machine's own moves of a job and its tasks (leases, retries, waiting for a model):
+    the job's history, kept out of the people's audit log."""
+
+    __tablename__ = "pipeline_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_jobs.id", ondelete="CASCADE"), index=True
+    )
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_tasks.id", ondelete="CASCADE"), default=None
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str] = mapped_column(String(12))
+    to_state: Mapped[str] = mapped_column(String(12))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    def __repr__(self) -> str:
+        return f"<PipelineEvent job={self.job_id} task={self.task_id} {self.event}>"

@@ -83,6 +83,7 @@ def transition_payment(
     row = PAYMENTS.move(
         payment, event, changes={"method": payment.method, "source": source, **(details or {})}
     )
+    assert row is not None  # payments are audited
     _history(payment, event=event, before=before, source=source, details=details, row=row)
 
 

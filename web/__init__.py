@@ -1,6 +1,6 @@
 """Every HTML front-end, and what the city app needs offline: the tourist pages (the page
-behind each QR plaque, its assets and service worker, the ticket form), printable plaques,
-offline packs and delta sync."""
+behind each QR plaque, its assets and service worker, the ticket form), the staff console
+(`console/`), printable plaques, offline packs and delta sync."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     `flask content prune-sync`."""
     from app.extensions import api
     from content.cli import content_cli
+    from web import console
     from web.cli import prune_sync
     from web.pages import bp as pages_bp
     from web.routes import blp
@@ -21,3 +22,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tickets_bp)
     api.register_blueprint(blp)
     content_cli.add_command(prune_sync)
+    console.init_app(app)

@@ -110,6 +110,3 @@ def buy(product: str) -> WerkzeugResponse:
             )
             return redirect(target, code=303)
     return _render(product, errors=errors, status=422, form=form)
-
-
-buy.accepts_any_body = True  # type: ignore[attr-defined]

@@ -30,6 +30,10 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    #: Base32 TOTP secret of the second factor (None until the user enrolled one).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: The staff console's language for this user (vi or en).
+    ui_language: Mapped[str | None] = mapped_column(String(8), default=None)
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -108,3 +112,26 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     def __repr__(self) -> str:
         owner = f"user={self.user_id}" if self.user_id else f"device={self.device_id}"
         return f"<ApiToken {self.prefix}… {owner}>"
+
+
+class StaffSession(db.Model):  # type: ignore[name-defined,misc]
+    """A login to the staff console. The browser holds a random token (inside Flask's signed
+    session cookie); only its SHA-256 is stored, so every session can be ended from here."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    #: The password was checked; the second factor too, where the user's roles need one.
+    second_factor_done: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<StaffSession {self.id} user={self.user_id}>"

@@ -33,6 +33,7 @@ class Principal:
     device_id: int | None = None
     label: str = ""
     token_id: int | None = None
+    session_id: int | None = None  # a staff console login
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +140,10 @@ def _issue_token(*, user_id: int | None, device_id: int | None, ttl: timedelta) 
     return IssuedToken(token=token, expires_at_iso=row.expires_at.isoformat(), token_id=row.id)
 
 
-def login(*, email: str, password: str, ttl_hours: int) -> IssuedToken:
-    """Exchange email and password for a new bearer token."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+def check_password(*, email: str, password: str) -> User:
+    """The active user with this email and password; one answer for every wrong guess, in the
+    same time whether or not the email exists."""
+    user: User | None = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -150,6 +152,12 @@ def login(*, email: str, password: str, ttl_hours: int) -> IssuedToken:
         raise Unauthorized("wrong email or password", reason="bad_credentials")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    return user
+
+
+def login(*, email: str, password: str, ttl_hours: int) -> IssuedToken:
+    """Exchange email and password for a new bearer token."""
+    user = check_password(email=email, password=password)
     issued = _issue_token(user_id=user.id, device_id=None, ttl=timedelta(hours=ttl_hours))
     audit.record(
         action="token.create",
@@ -193,6 +201,11 @@ def revoke_token(*, token_id: int) -> None:
         row.revoked_at = utcnow()
         db.session.flush()
         audit.record(action="token.revoke", object_type="token", object_id=row.id)
+
+
+def revoke_user_tokens(*, user_id: int) -> None:
+    """Revoke every bearer token of a staff user."""
+    _revoke_owner_tokens(user_id=user_id)
 
 
 def _revoke_owner_tokens(*, user_id: int | None = None, device_id: int | None = None) -> None:

@@ -135,10 +135,9 @@ def test_an_rq_pipeline_worker_requeues_a_task_whose_worker_died(
 def test_a_worker_killed_mid_job_is_taken_over_and_the_guide_completes(
     pipeline_app: Flask, start_text_job: Callable[..., int]
 ) -> None:
-    from app.audit import AuditLog
     from app.extensions import db
     from guides import narrations, published
-    from guides.models import PipelineTask
+    from guides.models import PipelineEvent, PipelineTask
 
     # Long enough that the speech task is still working when it is killed.
     job_id = start_text_job("\n\n".join([VI_TEXT] * 12))
@@ -175,9 +174,9 @@ def test_a_worker_killed_mid_job_is_taken_over_and_the_guide_completes(
     speech_view = next(s for s in state["stages"] if s["stage"] == "speech")
     assert speech_view["status"] == "succeeded" and speech_view["attempts"] == 2
     takeover = db.session.scalars(
-        select(AuditLog).where(AuditLog.action == "pipeline_task.take_over")
+        select(PipelineEvent).where(PipelineEvent.event == "take_over")
     ).all()
-    assert [row.changes["owner"][0] for row in takeover] == [killed_owner]
+    assert [row.details["owner"][0] for row in takeover] == [killed_owner]
     site = narrations.site_by_slug("japanese-covered-bridge")
     document = published.guide_document(site, requested="vi")
     assert document["status"] == "ready" and len(document["tracks"]) == 2
