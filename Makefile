@@ -86,16 +86,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The staff front-ends' words: extract every _() and N_() into each front-end's Vietnamese
-# catalogue (new msgids arrive untranslated; a test fails until each has its translation).
+# The staff front-ends' words: every _(), ngettext() and N_() that no Vietnamese catalogue of
+# the front-end has yet is added, untranslated, to its messages.po; a test fails until each is
+# translated.
 CATALOGUES := web/console
 messages: venv
-	@for dir in $(CATALOGUES); do \
-	  (cd $$dir && $(BIN)/pybabel -q extract -F $(CURDIR)/babel.cfg -k N_ --no-location \
-	    -o /tmp/hoian-messages.pot . && \
-	   $(BIN)/pybabel -q update -i /tmp/hoian-messages.pot -d translations -l vi \
-	    --no-fuzzy-matching --width 100) || exit 1; \
-	done
+	$(BIN)/python scripts/messages.py $(CATALOGUES)
 
 format: venv
 	$(BIN)/ruff format .

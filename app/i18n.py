@@ -96,9 +96,9 @@ def native_name(code: str) -> str:
 # --- the staff front-ends' own words (gettext) ------------------------------------------------
 #
 # The console and the scanner write their words in English in the code (`_("Sign in")`) and
-# keep every translation in a gettext catalogue of their own (`translations/<lang>/LC_MESSAGES/
-# messages.po`, edited with any PO editor). The catalogues are compiled in memory when the app
-# starts, so there is no build step and no compiled file to forget.
+# keep every translation in gettext catalogues of their own (`translations/<lang>/LC_MESSAGES/
+# *.po`, one file per group of pages, edited with any PO editor). The catalogues are compiled in
+# memory when the app starts, so there is no build step and no compiled file to forget.
 
 _CATALOGUES = "hoian_ui_catalogues"
 
@@ -119,8 +119,8 @@ class UiCatalogues:
         if lang not in self._compiled:
             merged = support.Translations()
             for directory in self.directories:
-                po = directory / lang / "LC_MESSAGES" / "messages.po"
-                if po.is_file():
+                # One catalogue file per group of pages (messages.po, sites.po, ...).
+                for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
                     merged.merge(_compile(po))
             self._compiled[lang] = merged
         return self._compiled[lang]

@@ -10,7 +10,6 @@ from typing import Any
 
 import pyotp
 import pytest
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy import select, update
@@ -153,24 +152,20 @@ def test_admins_see_the_service_health(signed_in: Callable[..., Console]) -> Non
 
 @pytest.mark.parametrize("frontend", ["web/console"])
 def test_every_word_of_the_console_has_its_vietnamese_translation(frontend: str) -> None:
+    from scripts.messages import catalogues, words_in
+
     folder = ROOT / frontend
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-    found = {
-        (message if isinstance(message, str) else message[0])
-        for _, _, message, _, _ in extract_from_dir(
-            folder,
-            method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")],
-            keywords=keywords,
-        )
-    }
-    with (folder / "translations" / "vi" / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po)
-    translated = {
-        (m.id if isinstance(m.id, str) else m.id[0])
-        for m in catalog
-        if m.id and (m.string if isinstance(m.string, str) else all(m.string)) and not m.fuzzy
-    }
-    assert sorted(found - translated) == []
+    translated: set[str] = set()
+    for path in catalogues(folder, "vi"):
+        with path.open("rb") as po:
+            translated |= {
+                (m.id if isinstance(m.id, str) else m.id[0])
+                for m in read_po(po)
+                if m.id
+                and not m.fuzzy
+                and (m.string if isinstance(m.string, str) else all(m.string))
+            }
+    assert sorted(set(words_in(folder)) - translated) == []
 
 
 CONSOLE_ROLES = ("admin", "editor", "inspector", "finance")
