@@ -81,18 +81,6 @@ def insert_row(values: dict[str, Any]) -> None:
     db.session.execute(_INSERT, values)
 
 
-def list_entries(
-    *, object_type: str | None = None, object_id: str | None = None, limit: int = 100
-) -> list[AuditLog]:
-    """The newest audit rows, optionally for one object."""
-    query = db.select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
-    if object_type:
-        query = query.where(AuditLog.object_type == object_type)
-    if object_id:
-        query = query.where(AuditLog.object_id == object_id)
-    return list(db.session.scalars(query))
-
-
 #: What the machine does (before the pipeline kept its own history): never shown as people's.
 _MACHINE_OBJECTS = ("pipeline_task",)
 _MACHINE_ACTIONS = ("pipeline_job.start", "pipeline_job.finish", "pipeline_job.fail")

@@ -143,7 +143,7 @@ def _apply_texts(site: Site, texts: dict[str, dict[str, Any]]) -> dict[str, Any]
             changes[f"texts.{lang}"] = "added"
         for field in ("name", "summary", "description", "provenance", "reviewed"):
             if field in values and getattr(text, field) != values[field]:
-                changes[f"texts.{lang}.{field}"] = values[field]
+                changes[f"texts.{lang}.{field}"] = [getattr(text, field), values[field]]
                 setattr(text, field, values[field])
         if text.provenance == Provenance.MACHINE.value and "reviewed" not in values:
             text.reviewed = False
@@ -153,10 +153,11 @@ def _apply_texts(site: Site, texts: dict[str, dict[str, Any]]) -> dict[str, Any]
 
 
 def _apply_fields(site: Site, data: dict[str, Any]) -> dict[str, Any]:
+    """Set the site's fields; what changed, as [before, after] for the audit log."""
     changes: dict[str, Any] = {}
     for field in SITE_FIELDS:
         if field in data and getattr(site, field) != data[field]:
-            changes[field] = data[field]
+            changes[field] = [getattr(site, field), data[field]]
             setattr(site, field, data[field])
     return changes
 

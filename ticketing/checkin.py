@@ -245,7 +245,7 @@ def _write_scan(scan_row: dict[str, Any], entry: _Entry | None, *, now: datetime
         if entry is not None:
             params.update({f"e_{k}": v for k, v in entry.row.items()})
             params.update({f"a_{k}": v for k, v in entry.audit.items()})
-            params["a_at"], params["first_use"] = now, entry.first_use
+            params["first_use"] = entry.first_use
         scan_id: int | None = db.session.scalar(_ADMIT_IN_ONE, params)
         return scan_id
     scan_id = db.session.scalar(_ADD_SCAN_ONCE, scan_row)
@@ -540,12 +540,21 @@ def _entry(
             "user_id": gate.user_id,
         },
         first_use=first_use,
-        audit=audit.row_values(
-            action="ticket.redeem",
-            object_type="ticket",
-            object_id=format_serial(ticket.serial),
-            changes={"site": site_slug, "mode": mode.value, "entries_left": decision.entries_left},
-        ),
+        # An offline entry happened when the gate scanned it, not when the phone uploaded it.
+        audit={
+            **audit.row_values(
+                action="ticket.redeem",
+                object_type="ticket",
+                object_id=format_serial(ticket.serial),
+                changes={
+                    "site": site_slug,
+                    "mode": mode.value,
+                    "entries_left": decision.entries_left,
+                    "recorded_at": now.isoformat(),
+                },
+            ),
+            "at": outcome.entered_at,
+        },
     )
 
 

@@ -164,5 +164,7 @@ def revoke_device(device_id: int) -> InspectorDevice:
 @error_responses(blp, 401, 403)
 @blp.doc(security=BEARER)
 def audit_log(args: dict[str, Any]) -> list[audit.AuditLog]:
-    """The newest audit rows (admin, finance)."""
-    return audit.list_entries(**args)
+    """People's actions, newest first (admin, finance): filter by object, action, person and
+    time; page with `before_id` = the last id received. The pipeline's own moves are in each
+    job's history."""
+    return audit.people_entries(**args)

@@ -81,6 +81,17 @@ class AuditEntrySchema(Schema):
 
 
 class AuditQuerySchema(Schema):
-    object_type = fields.String(validate=validate.Length(max=40))
-    object_id = fields.String(validate=validate.Length(max=80))
+    object_type = fields.String(validate=validate.Length(min=1, max=40))
+    object_id = fields.String(validate=validate.Length(min=1, max=80))
+    action = fields.String(
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "An action or its prefix, e.g. `site.` or `order.refund`"},
+    )
+    actor_user_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    since = fields.AwareDateTime(metadata={"description": "From this moment on (ISO 8601)"})
+    until = fields.AwareDateTime(metadata={"description": "Before this moment (ISO 8601)"})
+    before_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**63 - 1),
+        metadata={"description": "Cursor: rows older than this id (the last id of a page)"},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))

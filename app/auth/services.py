@@ -13,7 +13,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
-from app.auth.models import ROLE_VALUES, ApiToken, InspectorDevice, Role, User, UserRole
+from app.auth.models import (
+    ROLE_VALUES,
+    ApiToken,
+    InspectorDevice,
+    Role,
+    StaffSession,
+    User,
+    UserRole,
+)
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
@@ -111,11 +119,13 @@ def update_user(
         user.password_hash = _hasher.hash(password)
         changes["password"] = "changed"  # noqa: S105 - an audit note, not a password
         _revoke_owner_tokens(user_id=user.id)
+        end_staff_sessions(user_id=user.id)
     if active is not None and active != user.active:
         changes["active"] = [user.active, active]
         user.active = active
         if not active:
             _revoke_owner_tokens(user_id=user.id)
+            end_staff_sessions(user_id=user.id)
     db.session.flush()
     audit.record(action="user.update", object_type="user", object_id=user.id, changes=changes)
     return user
@@ -201,6 +211,16 @@ def revoke_token(*, token_id: int) -> None:
         row.revoked_at = utcnow()
         db.session.flush()
         audit.record(action="token.revoke", object_type="token", object_id=row.id)
+
+
+def end_staff_sessions(*, user_id: int) -> int:
+    """End every console login of a user; how many were live."""
+    result = db.session.execute(
+        update(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def revoke_user_tokens(*, user_id: int) -> None:

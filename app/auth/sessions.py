@@ -15,7 +15,13 @@ from sqlalchemy.engine import Engine
 
 from app import audit
 from app.auth.models import StaffSession, User
-from app.auth.services import Principal, check_password, hash_token, revoke_user_tokens
+from app.auth.services import (
+    Principal,
+    check_password,
+    end_staff_sessions,
+    hash_token,
+    revoke_user_tokens,
+)
 from app.db import utcnow
 from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
@@ -157,13 +163,8 @@ def end_all_sessions(*, user_id: int) -> int:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
-    result = db.session.execute(
-        update(StaffSession)
-        .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    ended = end_staff_sessions(user_id=user_id)
     revoke_user_tokens(user_id=user_id)
-    ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
     audit.record(
         action="session.end_all", object_type="user", object_id=user_id, changes={"ended": ended}
     )

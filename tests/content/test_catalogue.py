@@ -123,6 +123,10 @@ def test_edits_need_if_match_and_never_overwrite_each_other(client: Any, auth: A
     assert_error(second, 412, "edit_conflict")
     shown = client.get(f"/api/v1/sites/{BRIDGE}?lang=en")
     assert shown.get_json()["summary"] == "First editor."  # the public cache saw the edit
+    audited = client.get("/api/v1/audit?object_type=site", headers=auth("admin")).get_json()
+    update = next(row for row in audited if row["action"] == "site.update")
+    assert update["changes"]["texts.en.summary"][1] == "First editor."
+    assert update["changes"]["texts.en.summary"][0]  # the text it replaced
     assert shown.headers["ETag"].split(".")[0] == first.headers["ETag"].split(".")[0]
 
 

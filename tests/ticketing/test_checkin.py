@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -332,6 +332,15 @@ def test_offline_sync_keeps_conflicts_and_names_them(
     assert db.session.scalar(select(CheckinScan).where(CheckinScan.conflict == "over_quota"))
     audit_actions = db.session.scalars(select(AuditLog.action)).all()
     assert audit_actions.count("checkin.conflict") == 3
+    # An offline entry is dated when the gate scanned it, not when the phone uploaded it.
+    redeems = db.session.scalars(
+        select(AuditLog).where(
+            AuditLog.action == "ticket.redeem", AuditLog.object_id == format_serial(ticket.serial)
+        )
+    ).all()
+    scanned = {datetime.fromisoformat(s["scanned_at"]) for s in [*first, *second]}
+    assert len(redeems) == 3 and all(row.at in scanned for row in redeems)
+    assert all(row.changes["recorded_at"] for row in redeems)
 
 
 def test_offline_scan_before_a_refund_was_a_rightful_entry(

@@ -55,13 +55,22 @@ class MenuItem:
     roles: frozenset[str]
 
 
-#: The console's pages in menu order, with the roles that may open each (admins open all).
+#: The console's pages with the roles that may open each (admins open all), in menu order.
 MENU: list[MenuItem] = []
+#: Where each page stands in the menu, whatever order the page modules are imported in.
+MENU_ORDER = (
+    "home", "sites", "tours", "narrations", "review", "glossary", "plaques", "reports",
+    "orders", "feedback", "devices", "users", "models", "audit_page",
+)  # fmt: skip
 
 
 def menu_item(endpoint: str, label: str, *roles: str) -> None:
     """Add a page to the menu (each page module calls this for its own pages)."""
+    if any(item.endpoint == f"console.{endpoint}" for item in MENU):
+        return
     MENU.append(MenuItem(endpoint=f"console.{endpoint}", label=label, roles=frozenset(roles)))
+    rank = {name: index for index, name in enumerate(MENU_ORDER)}
+    MENU.sort(key=lambda item: rank.get(item.endpoint.removeprefix("console."), len(rank)))
 
 
 def allowed(principal: Principal | None, roles: frozenset[str]) -> bool:

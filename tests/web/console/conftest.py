@@ -72,3 +72,36 @@ def signed_in(
         return browser
 
     return factory
+
+
+def server_user(server: Any, *roles: str, email: str) -> str:
+    """Create a staff user on a test server's database (`flask users create`); its email."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{server.workdir / 'hoian.db'}",
+        "FLASK_APP": "wsgi:app",
+    }
+    command = [str(Path(sys.executable).parent / "flask"), "users", "create", "--email", email]
+    for role in roles:
+        command += ["--role", role]
+    done = subprocess.run(
+        [*command, "--password", PASSWORD], cwd=root, env=env, capture_output=True, check=False
+    )
+    assert done.returncode == 0 or b"exists" in done.stderr + done.stdout, done.stderr
+    return email
+
+
+def browser_login(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in on the console's login page as a person would."""
+    page.goto(f"{base}/console/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base}/console/**")

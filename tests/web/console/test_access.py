@@ -210,3 +210,48 @@ def test_every_console_page_and_form_checks_the_role_on_the_server(
             assert (response.status_code == 403) == (not granted), (method, url, role)
             checked += 1
     assert checked >= 4
+
+
+def test_an_admin_creates_a_user_who_signs_in_and_is_then_deactivated(
+    app: Flask, signed_in: Callable[..., Console]
+) -> None:
+    admin = signed_in("admin")
+    admin.get("/console/users")
+    created = admin.post(
+        "/console/users", {"email": "Thu@HoiAn.test", "name": "Thu", "roles": ["editor"]}
+    )
+    assert created.status_code == 201
+    password = created.text.split('<code class="secret">', 1)[1].split("</code>", 1)[0]
+    thu = new_browser(app)
+    assert thu.login("thu@hoian.test", password).status_code == 302
+    assert thu.get("/console/").status_code == 200
+    assert thu.get("/console/users").status_code == 403
+    twice = admin.post("/console/users", {"email": "thu@hoian.test", "roles": ["editor"]})
+    assert twice.status_code == 409 and "Đã có người dùng với email này" in twice.text
+    no_role = admin.post("/console/users", {"email": "x@hoian.test"})
+    assert no_role.status_code == 422
+    from app.auth.models import User
+    from app.extensions import db
+
+    thu_id = db.session.scalar(select(User.id).where(User.email == "thu@hoian.test"))
+    admin.post(f"/console/users/{thu_id}/active", {"active": "0"})
+    assert thu.get("/console/").status_code == 302  # signed out at once
+    assert thu.login("thu@hoian.test", password).status_code == 401
+
+
+def test_the_audit_log_shows_peoples_changes_with_before_and_after(
+    signed_in: Callable[..., Console], client: Any, auth: Any
+) -> None:
+    etag = client.get("/api/v1/sites/japanese-covered-bridge").headers["ETag"]
+    client.patch(
+        "/api/v1/sites/japanese-covered-bridge",
+        json={"texts": {"en": {"summary": "A bridge, audited."}}},
+        headers={**auth("editor"), "If-Match": etag},
+    )
+    admin = signed_in("admin")
+    page = admin.get("/console/audit?action=site.update")
+    assert page.status_code == 200 and "A bridge, audited." in page.text and "<del>" in page.text
+    reversed_range = admin.get("/console/audit?from=2026-12-02&to=2026-11-01")
+    assert "Ngày kết thúc trước ngày bắt đầu" in reversed_range.text
+    bad = admin.get("/console/audit?from=yesterday")
+    assert bad.status_code == 200 and "YYYY-MM-DD" in bad.text
