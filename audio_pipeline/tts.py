@@ -15,7 +15,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import soundfile
@@ -27,6 +27,10 @@ from audio_pipeline.errors import EngineFailed, ModelLoadFailed, ModelMissing, T
 from audio_pipeline.languages import language
 from audio_pipeline.registry import ModelRegistry, ModelSpec
 from audio_pipeline.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from audio_pipeline.intelligibility import HearingBack
+    from audio_pipeline.stt import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -281,19 +285,28 @@ class CoquiVoice:
 
 
 class VoiceRegistry:
-    """Language -> voices, best first, over what is installed; loaded voices are kept."""
+    """Language -> voices, best first, over what is installed; loaded voices are kept.
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    With a `transcriber`, a voice is offered for a language only once it was understood saying
+    that language's calibration sentences (`intelligibility.calibrate`, cached in the model
+    directory). Without one, stored calibration results still apply, and voices that were never
+    calibrated are offered on their declared languages (espeak-ng's exclude ja, zh and ko).
+    """
+
+    def __init__(self, registry: ModelRegistry, *, transcriber: Transcriber | None = None) -> None:
         self.registry = registry
+        self.transcriber = transcriber
         self._voices: dict[str, Voice] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings) -> VoiceRegistry:
-        return cls(ModelRegistry(settings))
+    def from_settings(
+        cls, settings: PipelineSettings, *, transcriber: Transcriber | None = None
+    ) -> VoiceRegistry:
+        return cls(ModelRegistry(settings), transcriber=transcriber)
 
     def candidates(self, lang: str) -> list[ModelSpec]:
-        """Installed voices that speak `lang`, best first."""
+        """Installed voices that speak `lang`, best first, before any calibration."""
         language(lang)
         found: list[ModelSpec] = [
             spec for spec, _ in self.registry.installed_voices() if lang in spec.languages
@@ -305,16 +318,41 @@ class VoiceRegistry:
                 found.append(spec)
         return sorted(found, key=lambda spec: -spec.quality)
 
+    def calibration(self, spec: ModelSpec, lang: str) -> HearingBack | None:
+        """How well `spec` is understood in `lang`: stored, measured now if a transcriber was
+        given, or None when it was never measured and cannot be here."""
+        from audio_pipeline import intelligibility
+
+        settings = self.registry.settings
+        if self.transcriber is None:
+            return intelligibility.cached_calibration(spec, lang, settings=settings)
+        return intelligibility.calibrate(
+            self.voice(spec), lang, transcriber=self.transcriber, settings=settings
+        )
+
+    def offered(self, lang: str) -> list[ModelSpec]:
+        """The candidates for `lang` that are not known to be unintelligible, best first."""
+        return [
+            spec
+            for spec in self.candidates(lang)
+            if (found := self.calibration(spec, lang)) is None or found.intelligible
+        ]
+
     def best(self, lang: str) -> Voice:
-        """The best installed voice for `lang`; ModelMissing when there is none."""
-        candidates = self.candidates(lang)
-        if not candidates:
-            raise ModelMissing(
-                f"no intelligible voice installed for {lang}: install a voice for it "
-                "(`flask models download --recommended` or a voice folder)",
-                reason="no_intelligible_voice",
-            )
-        return self.voice(candidates[0])
+        """The best offered voice for `lang`; ModelMissing (the language stays pending) when
+        there is none, naming the voices that were refused and their figures."""
+        refused: list[str] = []
+        for spec in self.candidates(lang):
+            found = self.calibration(spec, lang)
+            if found is None or found.intelligible:
+                return self.voice(spec)
+            refused.append(f"{spec.id} ({found.reason})")
+        detail = f"; refused: {', '.join(refused)}" if refused else ""
+        raise ModelMissing(
+            f"no intelligible voice installed for {lang}{detail}. Install a voice for it "
+            "(`flask models download --recommended` or a voice folder)",
+            reason="no_intelligible_voice",
+        )
 
     def voice(self, spec: ModelSpec) -> Voice:
         with self._lock:
