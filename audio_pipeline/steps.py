@@ -25,8 +25,9 @@ from audio_pipeline.stt import Transcriber, Transcript
 from audio_pipeline.text import check_text, join
 from audio_pipeline.tts import VoiceRegistry, synthesize
 
-#: Bumped when a change here changes the files a step makes, so every key moves with it.
-STEPS_VERSION = 1
+#: Bumped when a change here changes the files a step makes, so every key moves with it
+#: (2: readable captions, audio_pipeline.captions.readable).
+STEPS_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
