@@ -161,6 +161,18 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         description="multilingual Whisper small; better Vietnamese, about 3x slower than base",
     ),
     ModelSpec(
+        id="whisper-medium",
+        kind=ModelKind.STT,
+        engine="faster-whisper",
+        languages=tuple(LANGUAGES),
+        source="Hugging Face Systran/faster-whisper-medium",
+        licence="MIT",
+        commercial_use=True,
+        quality=3,
+        download={"huggingface": "Systran/faster-whisper-medium"},
+        description="multilingual Whisper medium (1.5 GB); for transcribing recordings",
+    ),
+    ModelSpec(
         id="piper-en_US-joe-medium",
         kind=ModelKind.TTS,
         engine="piper",
@@ -556,6 +568,12 @@ class ModelRegistry:
 
     def download(self, model_id: str) -> ModelState:
         """Fetch a model from where it is published; a clear error where there is no network."""
+        from audio_pipeline import downloads
+
+        catalogue = downloads.Catalogue.load()
+        if any(model.id == model_id for model in catalogue.models):
+            # Pinned in the curated catalogue: verified size, sha256 and licence first.
+            return downloads.download_models(self, [model_id], catalogue=catalogue)[0]
         spec = self.spec(model_id)
         self.check_licence(name=spec.id, licence=spec.licence)
         if not spec.download:
@@ -563,8 +581,6 @@ class ModelRegistry:
                 f"{model_id} is not downloaded: it comes from {spec.source}",
                 reason="not_downloadable",
             )
-        from audio_pipeline import downloads
-
         return downloads.fetch(self, spec)
 
 
