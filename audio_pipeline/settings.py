@@ -81,6 +81,9 @@ class PipelineSettings:
     allow_test_models: bool = False
     #: CPU threads per engine; a worker runs one step at a time, so all cores are its own.
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: Argos models a worker keeps loaded at once (least recently used dropped first): the
+    #: pivot vi -> en and the current en -> X.
+    max_loaded_translators: int = 2
     whisper_model: str = "whisper-base"
     whisper_compute_type: str = "int8"
     #: Give Whisper the glossary's names as hotwords. Measured on the seed narration: English
@@ -121,6 +124,8 @@ class PipelineSettings:
             values["allow_noncommercial"] = env["HOIAN_ALLOW_NONCOMMERCIAL_MODELS"].lower() in _TRUE
         if env.get("HOIAN_SPEECH_THREADS"):
             values["threads"] = int(env["HOIAN_SPEECH_THREADS"])
+        if env.get("HOIAN_MAX_LOADED_TRANSLATORS"):
+            values["max_loaded_translators"] = int(env["HOIAN_MAX_LOADED_TRANSLATORS"])
         if env.get("HOIAN_WHISPER_MODEL"):
             values["whisper_model"] = env["HOIAN_WHISPER_MODEL"]
         if env.get("HOIAN_WHISPER_HOTWORDS"):
