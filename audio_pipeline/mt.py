@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,12 +80,48 @@ def import_argos(settings: PipelineSettings) -> Any:
             # Argos variables stay set (Argos re-reads some per call); the XDG ones only for
             # the import, so other libraries keep the user's folders.
             os.environ.update(argos_only)
-            with _environment({k: v for k, v in environment.items() if k.startswith("XDG_")}):
+            with (
+                _environment({k: v for k, v in environment.items() if k.startswith("XDG_")}),
+                _without_unused_splitters(),
+            ):
                 import argostranslate.package
                 import argostranslate.translate
         import argostranslate
 
         return argostranslate
+
+
+#: Sentence splitters argostranslate.sbd imports at module level, for chunk types this pipeline
+#: never uses (it sets MINISBD and splits sentences itself). Stanza imports torch: 670 MB of a
+#: worker's memory, measured, for nothing.
+_UNUSED_SPLITTERS = ("stanza", "spacy")
+
+
+class _Unused(types.ModuleType):
+    """Stands in for a splitter library while Argos is imported; any use of it is a bug."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"{self.__name__}.{name} was used, but the speech pipeline imports Argos without "
+            f"{self.__name__} (it splits sentences itself; audio_pipeline.mt)"
+        )
+
+
+@contextmanager
+def _without_unused_splitters() -> Iterator[None]:
+    """Import Argos with stand-ins for Stanza and spaCy, unless they are already loaded; the
+    stand-ins leave sys.modules afterwards, so another import gets the real library."""
+    import sys
+
+    placed = [name for name in _UNUSED_SPLITTERS if name not in sys.modules]
+    for name in placed:
+        sys.modules[name] = _Unused(name)
+    try:
+        yield
+    finally:
+        for name in placed:
+            if isinstance(sys.modules.get(name), _Unused):
+                del sys.modules[name]
 
 
 class _WholeSentence:

@@ -134,3 +134,30 @@ def test_a_job_into_many_languages_says_each_sentence_to_the_pivot_once(
     assert counts["en-fr"] == counts["en-de"] == counts["en-es"] == distinct
     # Only the most recent models stay loaded: a worker's memory does not grow per language.
     assert len(translator._hops) == settings.max_loaded_translators == 2
+
+
+def test_argos_is_imported_without_torch(settings: PipelineSettings, tmp_path: Path) -> None:
+    """Argos's module-level `import stanza` would load torch (670 MB) for a splitter the
+    pipeline never uses; a fresh worker translating must not pay for it."""
+    import subprocess
+    import sys
+
+    _install(settings, tmp_path, ("vi", "en"))
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from audio_pipeline.mt import ArgosTranslator\n"
+        "from audio_pipeline.settings import PipelineSettings\n"
+        f"settings = PipelineSettings(model_dir=Path({str(settings.model_dir)!r}), threads=1)\n"
+        "print(ArgosTranslator(settings).translate_sentence('Xin chào.', 'vi', 'en') != '')\n"
+        "print(sorted(m for m in ('torch', 'stanza', 'spacy') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.stdout.split("\n")[:2] == ["True", "[]"], result.stderr[-2000:]
