@@ -218,6 +218,12 @@ class ArgosTranslator:
                     self._hops.popitem(last=False)
             return hop
 
+    def release(self) -> None:
+        """Unload every Argos model (the sentences stay remembered): a worker about to
+        synthesize and hear tracks back needs the memory more than the models."""
+        with self._lock:
+            self._hops.clear()
+
     def translate_sentence(self, sentence: str, source: str, target: str) -> str:
         """One sentence through one installed package (remembered: the same sentence through
         the same package always gives the same words)."""

@@ -26,8 +26,8 @@ DEFAULT_HEARING_BOUNDS: tuple[tuple[str, float], ...] = (
 )
 #: Above these, on the calibration sentences, a voice is not offered for the language at all:
 #: less than a quarter of the text came back. Measured with Whisper base (docs): espeak-ng
-#: ja 1.45, zh 1.65, ko 0.91, fr 1.00, ru 0.86 are out; vi 0.69, de and es 0.39 stay (their
-#: tracks are then held by the publication bound); Kokoro ja 0.20, Piper en 0.13.
+#: ja 5.15, zh 1.63, fr 1.00, ru 0.95, ko 0.81 are out; vi 0.58, de 0.36 and es 0.32 stay
+#: (their tracks are then held by the publication bound); Kokoro ja 0.20, Piper en 0.07.
 DEFAULT_CALIBRATION_BOUNDS: tuple[tuple[str, float], ...] = (
     ("vi", 0.75),
     ("en", 0.75),

@@ -189,6 +189,9 @@ class KokoroVoice:
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = max(1, self.registry.settings.threads)
                 options.inter_op_num_threads = 1
+                # Tensors grow with the sentence; an arena would keep the longest sentence's
+                # worth of memory for the life of the worker.
+                options.enable_cpu_mem_arena = False
                 with warnings.catch_warnings():
                     # The vendored misaki reads its word list with importlib's deprecated
                     # open_text; the warning is theirs and says nothing about our input.

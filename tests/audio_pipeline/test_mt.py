@@ -161,3 +161,14 @@ def test_argos_is_imported_without_torch(settings: PipelineSettings, tmp_path: P
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.stdout.split("\n")[:2] == ["True", "[]"], result.stderr[-2000:]
+
+
+def test_released_models_load_again_when_needed(settings: PipelineSettings, tmp_path: Path) -> None:
+    _install(settings, tmp_path, ("vi", "en"))
+    translator = ArgosTranslator(settings)
+    first = translator.translate_sentence("Xin chào.", "vi", "en")
+    translator.release()
+    assert not translator._hops
+    assert translator.translate_sentence("Xin chào.", "vi", "en") == first  # remembered
+    assert translator.translate_sentence("Tạm biệt.", "vi", "en")  # loads the model again
+    assert len(translator._hops) == 1
