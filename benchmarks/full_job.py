@@ -75,9 +75,26 @@ def _memory() -> dict[str, int]:
     return values
 
 
-def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
+def _cpu() -> float:
+    """CPU seconds of this process and the programs it ran (ffmpeg, espeak-ng)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+CPU_SECONDS: dict[str, float] = {}
+
+
+def _timed(fn: Any, *args: Any, label: str = "", **kwargs: Any) -> tuple[Any, float]:
+    """Run `fn`, returning its result and wall seconds; its CPU seconds go to CPU_SECONDS.
+
+    On a machine shared with other work the wall time grows with the load; CPU time much
+    less, and on an idle 2-core machine the wall time lies between CPU/2 and CPU.
+    """
+    started, cpu = time.perf_counter(), _cpu()
     result = fn(*args, **kwargs)
+    if label:
+        CPU_SECONDS[label] = CPU_SECONDS.get(label, 0.0) + _cpu() - cpu
     return result, time.perf_counter() - started
 
 
@@ -312,7 +329,7 @@ def main() -> None:
 
         glossary = Glossary.from_yaml(ROOT / "content/seed/glossary.yaml")
         transcriber = Transcriber(settings)
-        _, load_s = _timed(transcriber._load)
+        _, load_s = _timed(transcriber._load, label="job")
         job_s = load_s
         results["translation"]["whisper_load_s"] = round(load_s, 2)
 
@@ -323,7 +340,12 @@ def main() -> None:
         english = _repeat(seed["en"], args.minutes, 150)
         vi_structure = check_text(source_text, "vi", max_chars=10**6)
         _, pivot_s = _timed(
-            translator.translate, vi_structure, source="vi", target="en", glossary=glossary
+            translator.translate,
+            vi_structure,
+            source="vi",
+            target="en",
+            glossary=glossary,
+            label="translation",
         )
         results["translation"]["vi-en_s"] = round(pivot_s, 1)
         results["translation"]["sentences"] = sum(len(p) for p in vi_structure)
@@ -333,7 +355,12 @@ def main() -> None:
             if lang == "en":
                 continue
             _, hop_s = _timed(
-                translator.translate, en_structure, source="en", target=lang, glossary=glossary
+                translator.translate,
+                en_structure,
+                source="en",
+                target=lang,
+                glossary=glossary,
+                label="translation",
             )
             results["translation"][f"en-{lang}_s"] = round(hop_s, 1)
             mt_s += hop_s
@@ -382,6 +409,7 @@ def main() -> None:
             speaking = voices if offered[lang] == _best(voices, lang) else ungated
             track, speech_s = _timed(
                 steps.speech_track,
+                label=f"speech-{lang}",
                 text=text,
                 lang=lang,
                 directory=folder,
@@ -389,7 +417,11 @@ def main() -> None:
                 settings=settings,
             )
             heard, hear_s = _timed(
-                steps.hear_track, track, transcriber=transcriber, settings=settings
+                steps.hear_track,
+                track,
+                transcriber=transcriber,
+                settings=settings,
+                label=f"hear-{lang}",
             )
             job_s += speech_s + hear_s
             results["languages"][lang] = {
@@ -403,6 +435,8 @@ def main() -> None:
                 "held_for_review": not heard.intelligible,
                 "memory": _memory(),
             }
+        results["cpu_s"] = {key: round(value, 1) for key, value in CPU_SECONDS.items()}
+        results["job_cpu_s"] = round(sum(CPU_SECONDS.values()), 1)
         results["job_s"] = round(job_s, 1)
         results["job_with_calibration_s"] = round(job_s + calibrate_s, 1)
         results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
