@@ -549,10 +549,19 @@ def _install_model(registry: ModelRegistry, model: CatalogueModel, folder: Path)
 
 
 def _install_all(
-    registry: ModelRegistry, models: list[CatalogueModel], folders: dict[str, Path]
+    registry: ModelRegistry,
+    models: list[CatalogueModel],
+    folders: dict[str, Path],
+    *,
+    keep: bool = True,
 ) -> list[ModelState]:
     registry.root.mkdir(parents=True, exist_ok=True)
-    return [_install_model(registry, model, folders[model.id]) for model in models]
+    states = [_install_model(registry, model, folders[model.id]) for model in models]
+    if not keep:
+        # Installed copies are complete: the downloaded files would only double the disk use.
+        for model in models:
+            shutil.rmtree(folders[model.id], ignore_errors=True)
+    return states
 
 
 def download_models(
@@ -569,7 +578,7 @@ def download_models(
     folders = _fetch_models(
         models, settings=registry.settings, catalogue=catalogue, progress=progress
     )
-    return _install_all(registry, models, folders)
+    return _install_all(registry, models, folders, keep=False)
 
 
 def download_recommended(
@@ -590,7 +599,7 @@ def download_recommended(
     folders = _fetch_models(
         plan.models, settings=registry.settings, catalogue=catalogue, progress=progress
     )
-    return DownloadReport(_install_all(registry, plan.models, folders), plan.skipped)
+    return DownloadReport(_install_all(registry, plan.models, folders, keep=False), plan.skipped)
 
 
 def write_bundle(

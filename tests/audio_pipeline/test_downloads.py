@@ -271,6 +271,7 @@ def test_the_recommended_set_is_verified_then_installed(
     assert (registry.stt_dir / "whisper-small" / "model.bin").is_file()
     voice = json.loads((registry.tts_dir / "piper-fr_FR-test-medium" / "voice.json").read_text())
     assert voice["licence"] == "CC-BY-4.0" and voice["languages"] == ["fr"]
+    assert not [p for p in (settings.model_dir / ".downloads").rglob("*") if p.is_file()]
     last = {event.file: event for event in events}
     assert last["model.bin"].done == last["model.bin"].total == 307200
     assert not loopback_only
