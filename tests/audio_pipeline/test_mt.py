@@ -95,3 +95,80 @@ def test_names_a_model_did_not_carry_through_are_listed_for_review(
     )
     # A random model garbles the placeholder, so the name is reported, never silently lost.
     assert "Hội An" in result.glossary_misses or "Hội An" in result.structure[0][0]
+
+
+class _CountingTranslator:
+    """A loaded CTranslate2 translator that counts the sentences it is given."""
+
+    def __init__(self, real: Any, counts: dict[str, int], name: str) -> None:
+        self.real, self.counts, self.name = real, counts, name
+
+    def translate_batch(self, batch: list[Any], **kwargs: Any) -> Any:
+        self.counts[self.name] = self.counts.get(self.name, 0) + len(batch)
+        return self.real.translate_batch(batch, **kwargs)
+
+
+def test_a_job_into_many_languages_says_each_sentence_to_the_pivot_once(
+    settings: PipelineSettings, tmp_path: Path
+) -> None:
+    _install(settings, tmp_path, ("vi", "en"), ("en", "fr"), ("en", "de"), ("en", "es"))
+    translator = ArgosTranslator(settings)
+    counts: dict[str, int] = {}
+    real_hop = translator._hop
+
+    def counted(source: str, target: str) -> Any:
+        hop = real_hop(source, target)
+        if not isinstance(hop.translator, _CountingTranslator):
+            hop.translator = _CountingTranslator(hop.translator, counts, f"{source}-{target}")
+        return hop
+
+    translator._hop = counted  # type: ignore[method-assign]
+    structure = segment(NARRATION)
+    for target in ("fr", "de", "es"):
+        assert translator.translate(structure, source="vi", target=target).route[1] == "en"
+    assert counts["vi-en"] == 3  # three sentences, once each, not once per language
+    english = translator.translate(structure, source="vi", target="en").structure
+    distinct = len({sentence for paragraph in english for sentence in paragraph})
+    assert counts["vi-en"] == 3  # still: that was remembered too
+    # Random weights may say the same noise for two sentences; each distinct one goes once.
+    assert counts["en-fr"] == counts["en-de"] == counts["en-es"] == distinct
+    # Only the most recent models stay loaded: a worker's memory does not grow per language.
+    assert len(translator._hops) == settings.max_loaded_translators == 2
+
+
+def test_argos_is_imported_without_torch(settings: PipelineSettings, tmp_path: Path) -> None:
+    """Argos's module-level `import stanza` would load torch (670 MB) for a splitter the
+    pipeline never uses; a fresh worker translating must not pay for it."""
+    import subprocess
+    import sys
+
+    _install(settings, tmp_path, ("vi", "en"))
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from audio_pipeline.mt import ArgosTranslator\n"
+        "from audio_pipeline.settings import PipelineSettings\n"
+        f"settings = PipelineSettings(model_dir=Path({str(settings.model_dir)!r}), threads=1)\n"
+        "print(ArgosTranslator(settings).translate_sentence('Xin chào.', 'vi', 'en') != '')\n"
+        "print(sorted(m for m in ('torch', 'stanza', 'spacy') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.stdout.split("\n")[:2] == ["True", "[]"], result.stderr[-2000:]
+
+
+def test_released_models_load_again_when_needed(settings: PipelineSettings, tmp_path: Path) -> None:
+    _install(settings, tmp_path, ("vi", "en"))
+    translator = ArgosTranslator(settings)
+    first = translator.translate_sentence("Xin chào.", "vi", "en")
+    translator.release()
+    assert not translator._hops
+    assert translator.translate_sentence("Xin chào.", "vi", "en") == first  # remembered
+    assert translator.translate_sentence("Tạm biệt.", "vi", "en")  # loads the model again
+    assert len(translator._hops) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,15 @@ speech_stack_or_skip()
 import numpy as np  # noqa: E402
 
 from audio_pipeline import audio  # noqa: E402
-from audio_pipeline.errors import ModelLoadFailed, TextRejected  # noqa: E402
+from audio_pipeline import registry as registry_module  # noqa: E402
+from audio_pipeline.errors import ModelLoadFailed, ModelMissing, TextRejected  # noqa: E402
 from audio_pipeline.registry import ModelRegistry  # noqa: E402
 from audio_pipeline.settings import PipelineSettings  # noqa: E402
 from audio_pipeline.text import segment  # noqa: E402
 from audio_pipeline.tts import VoiceRegistry, speakable, synthesize  # noqa: E402
 
 TEXT = {
+    "ja": "会安の日本橋へようこそ。この橋は十七世紀に建てられました。",
     "vi": (
         "Bạn đang đứng trước Chùa Cầu. Cây cầu dài chừng mười tám mét.\n\nHãy nhìn về hai đầu cầu."
     ),
@@ -37,11 +40,33 @@ def test_every_language_has_a_voice_and_english_gets_the_neural_one(
 ) -> None:
     voices = VoiceRegistry.from_settings(settings)
     assert [spec.id for spec in voices.candidates("en")] == ["piper-en_US-joe-medium", "espeak-ng"]
-    for lang in ("vi", "ko", "zh", "ja", "fr", "de", "es", "ru"):
+    for lang in ("vi", "fr", "de", "es", "ru"):
         assert voices.candidates(lang)[0].id == "espeak-ng", lang
+    assert [spec.id for spec in voices.candidates("ja")] == ["kokoro-82m-ja"]
 
 
-@pytest.mark.parametrize("lang", ["vi", "en", "zh"])
+@pytest.mark.parametrize("lang", ["zh", "ko"])
+def test_espeak_is_never_offered_where_nobody_understands_it(
+    settings: PipelineSettings, lang: str
+) -> None:
+    voices = VoiceRegistry.from_settings(settings)
+    assert voices.candidates(lang) == []
+    with pytest.raises(ModelMissing, match="no intelligible voice"):
+        voices.best(lang)
+
+
+def test_the_japanese_voice_is_assembled_once_and_verified(settings: PipelineSettings) -> None:
+    registry = ModelRegistry(settings)
+    model = registry.assemble_kokoro_ja()
+    marker = json.loads((model.parent / registry_module.VERIFIED_MARKER).read_text())
+    assert marker["sha256"] == registry_module.KOKORO_JA_SHA256
+    assert registry.assemble_kokoro_ja() == model  # the second call finds it
+    state = registry.state(registry.spec("kokoro-82m-ja"))
+    assert state.installed and state.path == model
+    assert "Apache-2.0" in state.spec.licence
+
+
+@pytest.mark.parametrize("lang", ["vi", "en", "ja"])
 def test_speech_has_one_cue_per_sentence_in_order(settings: PipelineSettings, lang: str) -> None:
     voices = VoiceRegistry.from_settings(settings)
     structure = segment(TEXT[lang])
