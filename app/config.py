@@ -106,6 +106,10 @@ class Config:
     PIPELINE_WORKER_IDLE_S = 5.0
     AUTO_PUBLISH = False
     PIPELINE_SPAWN_WORKERS = True
+    # `flask models download/bundle`: another catalogue file, and a mirror of the publishers'
+    # files (`<mirror>/<model id>/<file>`), for a town that keeps its own copy.
+    MODEL_CATALOGUE: str | None = None
+    MODEL_MIRROR: str | None = None
     LOG_JSON = True
     LOG_LEVEL = "INFO"
 
@@ -184,6 +188,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_PIPELINE_RETRY_BASE_S": ("PIPELINE_RETRY_BASE_S", float),
     "HOIAN_MAX_UPLOAD_MB": ("PIPELINE_MAX_UPLOAD_MB", float),
     "HOIAN_PIPELINE_WORKER_IDLE_S": ("PIPELINE_WORKER_IDLE_S", float),
+    "HOIAN_MODEL_CATALOGUE": ("MODEL_CATALOGUE", str),
+    "HOIAN_MODEL_MIRROR": ("MODEL_MIRROR", str),
     "HOIAN_AUTO_PUBLISH": ("AUTO_PUBLISH", lambda v: v.lower() in {"1", "true", "yes"}),
     "HOIAN_CONSOLE_SESSION_HOURS": ("CONSOLE_SESSION_HOURS", int),
     "HOIAN_CONSOLE_IDLE_MINUTES": ("CONSOLE_IDLE_MINUTES", int),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -38,27 +39,89 @@ def models_list(as_json: bool) -> None:
         )
 
 
+class _Bars:
+    """One progress bar per file being downloaded (click's), resumed ones start part-full."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, progress: Any) -> None:
+        key = f"{progress.model_id}/{progress.file}"
+        bar = self._bars.get(key)
+        if bar is None:
+            label = f"{key[:40]:<40}" + (" (resumed)" if progress.resumed_from else "")
+            bar = self._bars[key] = click.progressbar(length=max(1, progress.total), label=label)
+            bar.__enter__()
+        bar.update(progress.done - bar.pos)
+        if progress.done >= progress.total:
+            bar.__exit__(None, None, None)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.__exit__(None, None, None)
+
+
+def _served_languages() -> list[str]:
+    return list(current_app.config["LANGUAGES"])
+
+
 @models_cli.command("download")
-@click.argument("model_ids", nargs=-1, required=True)
-def models_download(model_ids: tuple[str, ...]) -> None:
-    """Fetch models where there is internet (Argos packages, Whisper, Coqui)."""
-    for model_id in model_ids:
-        try:
-            state = stages.download_model(model_id)
-        except stages.StageError as exc:
-            raise click.ClickException(f"{model_id}: {exc.message}") from exc
-        click.echo(f"{model_id}: installed at {state.path}")
+@click.argument("model_ids", nargs=-1)
+@click.option(
+    "--recommended",
+    is_flag=True,
+    help="The curated set for HOIAN_LANGUAGES: Argos, Piper and Whisper, each pinned by sha256.",
+)
+def models_download(model_ids: tuple[str, ...], recommended: bool) -> None:
+    """Fetch models where there is internet: every file is checked (size, sha256, licence)
+    before anything is installed, and an interrupted download resumes."""
+    if bool(model_ids) == recommended:
+        raise click.UsageError("name models, or give --recommended")
+    bars = _Bars()
+    try:
+        if recommended:
+            installed, skipped = stages.download_recommended(_served_languages(), progress=bars)
+        else:
+            installed, skipped = stages.download_models(list(model_ids), progress=bars), []
+    except stages.StageError as exc:
+        named = "" if recommended else f"{', '.join(model_ids)}: "
+        raise click.ClickException(named + exc.message) from exc
+    finally:
+        bars.close()
+    for state in installed:
+        click.echo(f"{state.spec.id}: installed at {state.path}")
+    for model_id, reason in skipped:
+        click.echo(f"{model_id}: not downloaded ({reason})")
+
+
+@models_cli.command("bundle")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def models_bundle(out: Path) -> None:
+    """On a connected machine: write the recommended set for HOIAN_LANGUAGES into one tar,
+    with its manifest, for `flask models install OUT.tar` on a server with no internet."""
+    bars = _Bars()
+    try:
+        manifest = stages.write_bundle(out, _served_languages(), progress=bars)
+    except stages.StageError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        bars.close()
+    click.echo(f"{out}: {len(manifest['models'])} models")
+    for entry in manifest["skipped"]:
+        click.echo(f"{entry['id']}: left out ({entry['reason']})")
 
 
 @models_cli.command("install")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def models_install(path: Path) -> None:
-    """Install a model from files: an .argosmodel, a voice folder, a Whisper folder."""
+    """Install models from files: a bundle tar (all of it, verified, or nothing), an
+    .argosmodel, a voice folder, a Whisper folder."""
     try:
-        state = stages.install_model(path)
+        states = stages.install_model(path)
     except stages.StageError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"{state.spec.id}: installed at {state.path}")
+    for state in states:
+        click.echo(f"{state.spec.id}: installed at {state.path}")
 
 
 def _langs(value: str | None) -> list[str] | None:
@@ -105,8 +168,10 @@ def guide_build(site: str | None, all_sites: bool, langs: str | None, publish: b
             bar.update(total - bar.pos)  # tasks ended without running (pending, cancelled)
         failed += job.state == "failed"
         for lang, info in presenters.job_view(job)["languages"].items():
-            error = info["error"]
+            error, hearing = info["error"], info["hearing"]
             note = f" - {error['reason']}: {error['message']}" if error else ""
+            if hearing and not hearing.get("intelligible", True):
+                note += f" - held for an editor's review: {hearing.get('reason', '')}"
             click.echo(f"  {lang}: {info['status']}{note}")
     if failed:
         raise click.ClickException(f"{failed} of {len(slugs)} jobs failed")

@@ -167,6 +167,15 @@ class GuideTrack(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("pipeline_jobs.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: What Whisper heard when the synthesized track was played back to it: `error` (WER, or
+    #: CER for unspaced languages), `bound`, `intelligible`, `reason`, `heard` (None for a
+    #: person's recording, which is never heard back).
+    hearing: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+    @property
+    def understood(self) -> bool:
+        """Whether the track may be published without an editor looking at it first."""
+        return self.hearing is None or bool(self.hearing.get("intelligible", True))
 
     files: Mapped[list[GuideTrackFile]] = relationship(
         back_populates="track",

@@ -23,6 +23,8 @@ def job_view(job: PipelineJob) -> dict[str, Any]:
             "status": speech.state if speech else "unknown",
             "progress": round(sum(_progress(t) for t in mine) / max(1, len(mine)), 3),
             "error": _error(speech) if speech else None,
+            # What Whisper heard of the new track; not intelligible: it waits for an editor.
+            "hearing": (speech.result or {}).get("hearing") if speech else None,
         }
     return {
         "id": job.id,

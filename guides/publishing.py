@@ -84,6 +84,8 @@ class StagedTrack:
     loudness_lufs: float | None
     true_peak_dbtp: float | None
     files: list[StagedFile]
+    #: What Whisper heard of synthesized speech (None for a person's recording).
+    hearing: dict[str, Any] | None = None
 
 
 #: Renders a track's files into the folder it is given; returns the track's manifest (what
@@ -157,6 +159,7 @@ def read_placed(*, key: str, folder: Path) -> StagedTrack:
         loudness_lufs=manifest.get("loudness_lufs"),
         true_peak_dbtp=manifest.get("true_peak_dbtp"),
         files=files,
+        hearing=manifest.get("hearing"),
     )
 
 
@@ -187,6 +190,7 @@ def record_track(*, job: PipelineJob, staged: StagedTrack) -> GuideTrack:
             duration_s=staged.duration_s,
             loudness_lufs=staged.loudness_lufs,
             true_peak_dbtp=staged.true_peak_dbtp,
+            hearing=staged.hearing,
             job_id=job.id,
             files=[
                 GuideTrackFile(
@@ -208,20 +212,31 @@ def record_track(*, job: PipelineJob, staged: StagedTrack) -> GuideTrack:
 
 
 def offer_track(*, guide: Guide, track: GuideTrack, auto_publish: bool) -> None:
-    """A built track waits for review, or is published at once when so configured."""
+    """A built track waits for review, or is published at once when so configured, unless
+    Whisper did not understand it: then it always waits for an editor, with the figure."""
     if guide.published_track_id == track.id:
         return
     guide.draft_track = track
+    understood = track.understood
     if guide.status != GuideStatus.READY.value:
         guide.status = GuideStatus.PENDING.value
-        guide.reason = "built; waiting for an editor to publish it"
+        guide.reason = (
+            "built; waiting for an editor to publish it"
+            if understood
+            else "built; held for review: " + str((track.hearing or {}).get("reason", ""))[:200]
+        )
     audit.record(
         action="guide.build",
         object_type="guide",
         object_id=guide.id,
-        changes={"lang": guide.lang, "key": track.content_key, "track": track.id},
+        changes={
+            "lang": guide.lang,
+            "key": track.content_key,
+            "track": track.id,
+            **({"held": "not understood when heard back"} if not understood else {}),
+        },
     )
-    if auto_publish:
+    if auto_publish and understood:
         _publish(guide)
 
 

@@ -73,10 +73,21 @@ class JobStageSchema(Schema):
     result = fields.Dict()
 
 
+class HearingSchema(Schema):
+    lang = fields.String()
+    metric = fields.String(metadata={"description": "wer, or cer for ja, zh and ko"})
+    error = fields.Float(metadata={"description": "Round-trip error of the synthesized track"})
+    bound = fields.Float(metadata={"description": "Above it the track waits for an editor"})
+    intelligible = fields.Boolean()
+    heard = fields.String(metadata={"description": "What Whisper heard"})
+    reason = fields.String()
+
+
 class JobLanguageSchema(Schema):
     status = fields.String()
     progress = fields.Float()
     error = fields.Nested(JobErrorSchema, allow_none=True)
+    hearing = fields.Nested(HearingSchema, allow_none=True)
 
 
 class JobSchema(Schema):

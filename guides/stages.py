@@ -4,7 +4,8 @@ a stage, so the web process can import the guide domain without loading the spee
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -77,9 +78,15 @@ def settings_environment() -> dict[str, str]:
     override = current_app.config.get("PIPELINE_SETTINGS")
     if not isinstance(override, PipelineSettings):
         return {}
+
+    def bounds(pairs: tuple[tuple[str, float], ...]) -> str:
+        return ",".join(f"{lang}={bound}" for lang, bound in pairs)
+
     return {
         "HOIAN_MODEL_DIR": str(override.model_dir),
         "HOIAN_SPEECH_THREADS": str(override.threads),
+        "HOIAN_HEARING_BOUNDS": bounds(override.hearing_bounds),
+        "HOIAN_CALIBRATION_BOUNDS": bounds(override.calibration_bounds),
     }
 
 
@@ -98,7 +105,12 @@ class Engines:
     def voices(self) -> Any:
         from audio_pipeline.tts import VoiceRegistry
 
-        return self.get("voices", lambda: VoiceRegistry.from_settings(self.settings))
+        # With Whisper at hand, a voice is offered for a language only once its calibration
+        # sentences are understood (cached per voice, version and Whisper model).
+        return self.get(
+            "voices",
+            lambda: VoiceRegistry.from_settings(self.settings, transcriber=self.transcriber()),
+        )
 
     def transcriber(self) -> Any:
         from audio_pipeline.stt import Transcriber
@@ -109,6 +121,12 @@ class Engines:
         from audio_pipeline.mt import ArgosTranslator
 
         return self.get("mt", lambda: ArgosTranslator(self.settings))
+
+    def release_translators(self) -> None:
+        """Free the translation models before speech needs the memory (a worker runs both)."""
+        translator = self._cache.get("mt")
+        if translator is not None:
+            translator.release()
 
     def glossary(self) -> Any:
         from audio_pipeline.glossary import Glossary
@@ -133,24 +151,76 @@ def model_registry() -> Any:
     return ModelRegistry(pipeline_settings())
 
 
-def download_model(model_id: str) -> Any:
-    """Fetch and install one model where there is internet; its installed state."""
+@contextmanager
+def _model_errors() -> Iterator[None]:
+    """The model tools' refusals (checksum, licence, disk, bundle) as StageErrors."""
     from audio_pipeline.errors import PipelineError
 
     try:
-        return model_registry().download(model_id)
+        yield
     except PipelineError as exc:
         raise StageError(exc.reason, exc.message) from exc
 
 
-def install_model(path: Path) -> Any:
-    """Install a model from files (an .argosmodel, a voice or Whisper folder); its state."""
-    from audio_pipeline.errors import PipelineError
+def _catalogue() -> Any:
+    """The curated model catalogue, read through the operator's mirror when one is set
+    (`HOIAN_MODEL_MIRROR`: a LAN copy of the publishers' files), or another catalogue file."""
+    from audio_pipeline import downloads
 
-    try:
-        return model_registry().install(path)
-    except PipelineError as exc:
-        raise StageError(exc.reason, exc.message) from exc
+    path = current_app.config.get("MODEL_CATALOGUE")
+    return downloads.Catalogue.load(
+        Path(path) if path else None, mirror=current_app.config.get("MODEL_MIRROR") or None
+    )
+
+
+def download_models(model_ids: list[str], *, progress: Any = None) -> list[Any]:
+    """Fetch, verify and install models of the curated catalogue (or known to the registry)
+    where there is internet; their installed states."""
+    from audio_pipeline import downloads
+
+    registry = model_registry()
+    with _model_errors():
+        catalogue = _catalogue()
+        known = {model.id for model in catalogue.models}
+        listed = [model_id for model_id in model_ids if model_id in known]
+        states = downloads.download_models(registry, listed, catalogue=catalogue, progress=progress)
+        states += [registry.download(model_id) for model_id in model_ids if model_id not in known]
+    return states
+
+
+def download_recommended(
+    languages: list[str], *, progress: Any = None
+) -> tuple[list[Any], list[tuple[str, str]]]:
+    """The curated set for these languages: what was installed, and what was left out and why."""
+    from audio_pipeline import downloads
+
+    with _model_errors():
+        report = downloads.download_recommended(
+            model_registry(), languages, catalogue=_catalogue(), progress=progress
+        )
+    return report.installed, report.skipped
+
+
+def write_bundle(out: Path, languages: list[str], *, progress: Any = None) -> dict[str, Any]:
+    """A tar of the curated set for these languages with its manifest, for an offline server."""
+    from audio_pipeline import downloads
+
+    with _model_errors():
+        return downloads.write_bundle(
+            model_registry(), out, languages, catalogue=_catalogue(), progress=progress
+        )
+
+
+def install_model(path: Path) -> list[Any]:
+    """Install models from files: a bundle tar (verified whole, or nothing), an .argosmodel, a
+    voice or Whisper folder; their states."""
+    from audio_pipeline import downloads
+
+    registry = model_registry()
+    with _model_errors():
+        if path.is_file() and path.suffix == ".tar":
+            return downloads.install_bundle(registry, path)
+        return [registry.install(path)]
 
 
 def site_glossary(site_id: int) -> Any:
@@ -278,11 +348,13 @@ def _translate(task: PipelineTask, narration: Narration, beat: Progress) -> Outc
 @dataclass(frozen=True)
 class _Speech:
     """What a speech task will make: its content key, whether its words are a machine
-    translation, and how to render its files into a folder."""
+    translation, how to render its files into a folder, and whether the result is synthesized
+    speech (heard back by Whisper before it may be published) or a person's recording."""
 
     key: str
     machine_translated: bool
     render: Callable[[Path], Track]
+    synthesized: bool = True
 
 
 def _speech(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome:
@@ -308,6 +380,9 @@ def _speech(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome
         manifest = track.manifest()
         manifest["machine_translated"] = plan.machine_translated
         manifest["transcript"] = track.transcript
+        if plan.synthesized:
+            beat.progress = 0.8
+            manifest["hearing"] = _hear(track)
         return manifest
 
     staged = publishing.place_track(task_id=task.id, key=plan.key, render=render)
@@ -320,7 +395,12 @@ def _speech(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome
 
     return Outcome(
         "succeed",
-        {"key": plan.key, "directory": staged.directory, "duration_s": staged.duration_s},
+        {
+            "key": plan.key,
+            "directory": staged.directory,
+            "duration_s": staged.duration_s,
+            "hearing": staged.hearing,
+        },
         record,
     )
 
@@ -364,7 +444,16 @@ def _recording_speech(task: PipelineTask, narration: Narration, beat: Progress) 
         lang=task.lang,
         settings=settings,
     )
-    return _Speech(key=key, machine_translated=False, render=render)
+    return _Speech(key=key, machine_translated=False, render=render, synthesized=False)
+
+
+def _hear(track: Track) -> dict[str, Any]:
+    """Whisper's round trip of a synthesized track: its error, bound and verdict."""
+    from audio_pipeline import steps
+
+    eng = engines()
+    hearing = steps.hear_track(track, transcriber=eng.transcriber(), settings=eng.settings)
+    return {**hearing.as_dict(), "reason": hearing.reason}
 
 
 def _voice_speech(task: PipelineTask, narration: Narration) -> _Speech:
@@ -374,6 +463,7 @@ def _voice_speech(task: PipelineTask, narration: Narration) -> _Speech:
     from audio_pipeline.text import check_text, join
 
     eng = engines()
+    eng.release_translators()
     settings = eng.settings
     lang = task.lang
     is_source = lang == narration.source_lang
