@@ -49,6 +49,7 @@ def _register_domains(app: Flask) -> None:
     """Each domain registers its own blueprints, CLI and hooks; the order is the API's."""
     import content
     import guides
+    import mail
     import payments
     import ticketing
     import web
@@ -56,7 +57,7 @@ def _register_domains(app: Flask) -> None:
 
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     health.init_app(app)
-    for domain in (auth, content, guides, ticketing, payments, web):
+    for domain in (auth, content, guides, ticketing, payments, web, mail):
         domain.init_app(app)
 
 

@@ -101,7 +101,7 @@ def _readable_order(code: str) -> tuple[Order, str | None]:
     order = services.order_for_token(code=code, token=token)
     if order is None:
         raise NotFound("no such order for this token")
-    return order, token if request.args.get("token") else None
+    return order, token
 
 
 @blp.route("/orders", methods=["POST"])

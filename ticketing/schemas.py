@@ -102,6 +102,40 @@ class OrderItemSchema(Schema):
     date = fields.Date(allow_none=True)
 
 
+class OrderMailMessageSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(("order_confirmation", "refund_notice"))
+    )
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(("queued", "sending", "sent", "failed")),
+        metadata={"description": "queued (or waiting to retry), sending, sent, failed"},
+    )
+    recipient = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    error = fields.String(allow_none=True, metadata={"description": "Why the last try failed"})
+    next_attempt_at = fields.DateTime(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    transport = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(("smtp", "file")),
+        metadata={"description": "smtp, or file: written as .eml on the server, not mailed"},
+    )
+
+
+class OrderMailSchema(Schema):
+    delivery = fields.String(
+        required=True,
+        validate=validate.OneOf(("smtp", "file")),
+        metadata={
+            "description": "How messages reach the buyer here: smtp, or file when no mail "
+            "server is configured (nothing is mailed; keep the order's links)"
+        },
+    )
+    messages = fields.List(fields.Nested(OrderMailMessageSchema), required=True)
+
+
 class OrderSchema(Schema):
     code = fields.String(required=True)
     access_token = fields.String(
@@ -120,6 +154,7 @@ class OrderSchema(Schema):
     items = fields.List(fields.Nested(OrderItemSchema))
     payment = fields.Dict(required=True)
     tickets = fields.List(fields.Nested(TicketSchema))
+    mail = fields.Nested(OrderMailSchema, metadata={"description": "Mail to the buyer"})
 
 
 class CashPaymentSchema(Schema):
@@ -290,8 +325,8 @@ class ResolveSchema(Schema):
 class SearchArgsSchema(Schema):
     q = fields.String(
         required=True,
-        validate=validate.Length(min=4, max=40),
-        metadata={"description": "Order code or ticket serial"},
+        validate=validate.Length(min=4, max=254),
+        metadata={"description": "Order code, ticket serial or the buyer's email"},
     )
 
 
