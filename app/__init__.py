@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, request, send_from_directory
 
 from app import ratelimit
+from app.apidoc import ClientContract, document_contract
 from app.config import load_config
 from app.db import begin_write, ping_after_idle
 from app.errors import error_response, register_error_handlers
@@ -37,8 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             ping_after_idle(engine, idle_s=app.config["DB_PING_AFTER_IDLE_S"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     ratelimit.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [ClientContract(app)]})
     _register_domains(app)
+    document_contract(app, api.spec)
     _register_docs_assets(app)
     register_error_handlers(app)
     _register_unit_of_work(app)

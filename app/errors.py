@@ -140,7 +140,7 @@ def _handle_domain_error(exc: DomainError) -> Response:
 def _handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
-    errors = data.get("messages") or {}
+    errors = _by_field(data.get("messages") or {})
     headers = dict(data.get("headers") or {})
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
@@ -148,6 +148,20 @@ def _handle_http_exception(exc: HTTPException) -> Response:
     if status == 422 and not data.get("message"):
         message = "The input is not valid; see errors."
     return error_response(status, message, errors=errors, headers=headers)
+
+
+_LOCATIONS = frozenset({"json", "query", "form", "headers", "cookies", "files", "view_args"})
+
+
+def _by_field(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests messages under the request location ({"json": {"email": [...]}}); every
+    other error names fields at the top, so these do too ({"email": [...]})."""
+    if not messages or not set(messages) <= _LOCATIONS:
+        return messages
+    fields: dict[str, Any] = {}
+    for location in messages.values():
+        fields.update(location if isinstance(location, dict) else {"_schema": location})
+    return fields
 
 
 def _handle_unexpected(exc: Exception) -> Response:

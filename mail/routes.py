@@ -26,7 +26,7 @@ blp = Blueprint(
 @require_roles("finance")
 @blp.response(200, OrderMailMessageSchema(many=True))
 @error_responses(blp, 401, 403, 404)
-@blp.doc(security=BEARER, operationId="listOrderMessages")
+@blp.doc(security=BEARER)
 def order_messages(code: str) -> list[dict[str, Any]]:
     """The messages sent to an order's buyer, with their delivery state (finance)."""
     order = tickets.get_order(code=code)
@@ -37,8 +37,8 @@ def order_messages(code: str) -> list[dict[str, Any]]:
 @require_roles("finance")
 @blp.arguments(ResendSchema)
 @blp.response(202, OrderMailMessageSchema)
-@error_responses(blp, 401, 403, 404, 409, 422)
-@blp.doc(security=BEARER, operationId="resendOrderMessage")
+@error_responses(blp, 401, 403, 404, 409, 422, reasons={409: ("illegal_transition",)})
+@blp.doc(security=BEARER)
 def order_message_resend(body: dict[str, Any], code: str, message_id: int) -> dict[str, Any]:
     """Send a sent or failed message again, to the same or a corrected address (finance)."""
     order = tickets.get_order(code=code)
