@@ -198,8 +198,8 @@ def set_html_error_renderer(app: Flask, renderer: HtmlErrorRenderer) -> None:
 
 
 def wants_html_errors() -> bool:
-    """Whether this request's errors are pages: a marked blueprint, or a browser asking for a
-    page at an address no route knows (outside the API)."""
+    """Whether this request's errors are pages: a marked blueprint, or an address no route
+    knows outside the API and media, unless the client asked for JSON."""
     if not has_request_context():
         return False
     if request.blueprint is not None:
@@ -207,7 +207,7 @@ def wants_html_errors() -> bool:
         return bool(getattr(blueprint, "html_errors", False))
     if request.path.startswith(("/api/", "/media/")):
         return False
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
     return best == "text/html"
 
 

@@ -259,7 +259,7 @@ def test_a_generated_client_installs_and_works_against_gunicorn(
 ) -> None:
     spec = tmp_path / "openapi.json"
     spec.write_text(json.dumps(document))
-    subprocess.run(
+    generated = subprocess.run(
         [
             str(BIN / "openapi-python-client"),
             "generate",
@@ -272,8 +272,10 @@ def test_a_generated_client_installs_and_works_against_gunicorn(
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert "WARNING" not in generated.stdout + generated.stderr, generated.stdout
     # As the generator wrote it: pip builds it (with the build backend it names) and installs.
     subprocess.run(
         [
