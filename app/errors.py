@@ -198,14 +198,14 @@ def set_html_error_renderer(app: Flask, renderer: HtmlErrorRenderer) -> None:
 
 
 def wants_html_errors() -> bool:
-    """Whether this request's errors are pages: a marked blueprint, or an address no route
-    knows outside the API and media, unless the client asked for JSON."""
+    """Whether this request's errors are pages: a route of a marked blueprint, or an address no
+    route knows outside the API and media, unless the client asked for JSON."""
     if not has_request_context():
         return False
     if request.blueprint is not None:
         blueprint = current_app.blueprints.get(request.blueprint)
         return bool(getattr(blueprint, "html_errors", False))
-    if request.path.startswith(("/api/", "/media/")):
+    if request.url_rule is not None or request.path.startswith(("/api/", "/media/")):
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
     return best == "text/html"
