@@ -50,4 +50,5 @@ HEALTHCHECK NONE
 # --with-scheduler: retries with backoff are queued for later (enqueue_at).
 # worker.PipelineWorker: RQ's maintenance (every 60 s here) also re-queues tasks whose
 # worker died, once their lease has run out.
-CMD ["sh", "-c", "exec rq worker --with-scheduler -w worker.PipelineWorker --maintenance-interval 60 --url \"$REDIS_URL\" \"$HOIAN_PIPELINE_QUEUE\""]
+# The speech queue and the other background jobs (mail to buyers) share the worker image.
+CMD ["sh", "-c", "exec rq worker --with-scheduler -w worker.PipelineWorker --maintenance-interval 60 --url \"$REDIS_URL\" \"$HOIAN_PIPELINE_QUEUE\" \"${HOIAN_TASKS_QUEUE:-tasks}\""]

@@ -3,6 +3,8 @@
 - `rq worker -w worker.PipelineWorker guides`: an RQ worker (with Redis) that runs
   `worker.run_task` and also requeues, in RQ's periodic maintenance, tasks left behind by a
   worker that was killed.
+- `rq worker --with-scheduler tasks`: the other background jobs (`app.tasks`: mail to buyers),
+  each run through `worker.run_job`; any interpreter with the web requirements will do.
 - `python -m worker [--job N] [--task N]`: the local executor (without Redis), which the web
   process starts on the speech venv's interpreter to run every runnable task, then exits.
 """
@@ -13,11 +15,12 @@ import argparse
 import logging
 import sys
 from functools import cache
+from typing import Any
 
 from flask import Flask, has_app_context
 from rq import Worker
 
-from app import create_app
+from app import create_app, tasks
 from guides import executor
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,15 @@ def run_task(task_id: int) -> str:
         return executor.execute(task_id)
     with worker_app().app_context():
         return executor.execute(task_id)
+
+
+def run_job(name: str, *args: Any) -> None:
+    """Run one job registered with `app.tasks` (the RQ job function of that queue)."""
+    if has_app_context():
+        tasks.run(name, *args)
+        return
+    with worker_app().app_context():
+        tasks.run(name, *args)
 
 
 class PipelineWorker(Worker):

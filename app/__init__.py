@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, request, send_from_directory
 
 from app import ratelimit
+from app.apidoc import ClientContract, document_contract
 from app.config import load_config
 from app.db import begin_write, ping_after_idle
 from app.errors import error_response, register_error_handlers
@@ -38,8 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     ratelimit.init_app(app)
     csrf.init_app(app)
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [ClientContract(app)]})
     _register_domains(app)
+    document_contract(app, api.spec)
     _register_docs_assets(app)
     register_error_handlers(app)
     _register_unit_of_work(app)
@@ -50,6 +52,7 @@ def _register_domains(app: Flask) -> None:
     """Each domain registers its own blueprints, CLI and hooks; the order is the API's."""
     import content
     import guides
+    import mail
     import payments
     import ticketing
     import web
@@ -57,7 +60,7 @@ def _register_domains(app: Flask) -> None:
 
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     health.init_app(app)
-    for domain in (auth, content, guides, ticketing, payments, web):
+    for domain in (auth, content, guides, ticketing, payments, web, mail):
         domain.init_app(app)
 
 

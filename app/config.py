@@ -126,6 +126,22 @@ class Config:
     SESSION_COOKIE_SECURE = False  # True in production (load_config)
     WTF_CSRF_CHECK_DEFAULT = False  # the console checks its own forms; the API uses tokens
     WTF_CSRF_TIME_LIMIT = None  # a form is valid as long as its session
+    # Background jobs (app/tasks.py): rq, thread or inline; unset: rq with REDIS_URL, else
+    # thread. Mail to buyers (mail/): SMTP when SMTP_HOST is set, else .eml files in MAIL_DIR
+    # (default <instance>/mail). SMTP_TLS: starttls, ssl (implicit TLS) or none.
+    TASK_RUNNER: str | None = None
+    TASKS_QUEUE = "tasks"
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 587
+    SMTP_TLS = "starttls"
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_CA_FILE: str | None = None
+    SMTP_TIMEOUT_S = 30.0
+    MAIL_FROM = "Hội An tickets <tickets@localhost>"
+    MAIL_DIR: str | None = None
+    MAIL_MAX_ATTEMPTS = 5
+    MAIL_RETRY_BASE_S = 30.0
 
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
@@ -143,6 +159,7 @@ class TestingConfig(Config):
     LOGIN_RATE_LIMIT = "1000 per minute"
     ORDER_RATE_LIMIT = "100000 per minute"
     PIPELINE_SPAWN_WORKERS = False
+    TASK_RUNNER = "inline"
 
 
 # Environment variable -> (config key, parser)
@@ -194,6 +211,19 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_CONSOLE_SESSION_HOURS": ("CONSOLE_SESSION_HOURS", int),
     "HOIAN_CONSOLE_IDLE_MINUTES": ("CONSOLE_IDLE_MINUTES", int),
     "HOIAN_CONSOLE_TOTP_ROLES": ("CONSOLE_TOTP_ROLES", _csv),
+    "HOIAN_TASK_RUNNER": ("TASK_RUNNER", str),
+    "HOIAN_TASKS_QUEUE": ("TASKS_QUEUE", str),
+    "HOIAN_SMTP_HOST": ("SMTP_HOST", str),
+    "HOIAN_SMTP_PORT": ("SMTP_PORT", int),
+    "HOIAN_SMTP_TLS": ("SMTP_TLS", str),
+    "HOIAN_SMTP_USERNAME": ("SMTP_USERNAME", str),
+    "HOIAN_SMTP_PASSWORD": ("SMTP_PASSWORD", str),
+    "HOIAN_SMTP_CA_FILE": ("SMTP_CA_FILE", str),
+    "HOIAN_SMTP_TIMEOUT_S": ("SMTP_TIMEOUT_S", float),
+    "HOIAN_MAIL_FROM": ("MAIL_FROM", str),
+    "HOIAN_MAIL_DIR": ("MAIL_DIR", str),
+    "HOIAN_MAIL_MAX_ATTEMPTS": ("MAIL_MAX_ATTEMPTS", int),
+    "HOIAN_MAIL_RETRY_BASE_S": ("MAIL_RETRY_BASE_S", float),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -224,6 +254,8 @@ def load_config(
         values["SESSION_COOKIE_SECURE"] = True
     if not values.get("TICKET_KEYS_DIR"):
         values["TICKET_KEYS_DIR"] = str(Path(instance_path) / "ticket-keys")
+    if not values.get("MAIL_DIR"):
+        values["MAIL_DIR"] = str(Path(instance_path) / "mail")
     check_config(values)
     return values
 
@@ -252,6 +284,7 @@ def check_config(values: Mapping[str, Any]) -> None:
             f"{', '.join(PAYMENT_METHODS)}"
         )
     _check_payment_config(values)
+    _check_mail_config(values)
     if values["APP_ENV"] == "production":
         secret = values.get("SECRET_KEY") or ""
         if secret == INSECURE_DEV_SECRET or len(secret) < 32:
@@ -292,3 +325,19 @@ def _check_payment_config(values: Mapping[str, Any]) -> None:
             )
         if production and "_test_" in key:
             raise ConfigError("STRIPE_SECRET_KEY is a test key; production needs a live key")
+
+
+def _check_mail_config(values: Mapping[str, Any]) -> None:
+    """The task runner and the SMTP settings are ones we know how to use."""
+    if values.get("TASK_RUNNER") not in (None, "", "rq", "thread", "inline"):
+        raise ConfigError("HOIAN_TASK_RUNNER must be rq, thread or inline")
+    if values.get("TASK_RUNNER") == "rq" and not values.get("REDIS_URL"):
+        raise ConfigError("HOIAN_TASK_RUNNER=rq needs REDIS_URL")
+    if values["SMTP_TLS"] not in ("starttls", "ssl", "none"):
+        raise ConfigError("HOIAN_SMTP_TLS must be starttls, ssl (implicit TLS) or none")
+    if bool(values.get("SMTP_USERNAME")) != bool(values.get("SMTP_PASSWORD")):
+        raise ConfigError("set both HOIAN_SMTP_USERNAME and HOIAN_SMTP_PASSWORD, or neither")
+    if values.get("SMTP_USERNAME") and values["SMTP_TLS"] == "none":
+        raise ConfigError("SMTP credentials are never sent in clear: set HOIAN_SMTP_TLS")
+    if values["MAIL_MAX_ATTEMPTS"] < 1 or values["MAIL_RETRY_BASE_S"] < 0:
+        raise ConfigError("HOIAN_MAIL_MAX_ATTEMPTS must be >= 1, HOIAN_MAIL_RETRY_BASE_S >= 0")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,13 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """Build the JSON error response every client can rely on."""
+    """Build the JSON error response every client can rely on (an HTML page on HTML routes)."""
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
+    if wants_html_errors():
+        return html_error_response(status, message, reason=reason, headers=headers)
     body: dict[str, Any] = {
         "code": status,
         "status": phrase,
@@ -137,7 +140,7 @@ def _handle_domain_error(exc: DomainError) -> Response:
 def _handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
-    errors = data.get("messages") or {}
+    errors = _by_field(data.get("messages") or {})
     headers = dict(data.get("headers") or {})
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
@@ -145,6 +148,20 @@ def _handle_http_exception(exc: HTTPException) -> Response:
     if status == 422 and not data.get("message"):
         message = "The input is not valid; see errors."
     return error_response(status, message, errors=errors, headers=headers)
+
+
+_LOCATIONS = frozenset({"json", "query", "form", "headers", "cookies", "files", "view_args"})
+
+
+def _by_field(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests messages under the request location ({"json": {"email": [...]}}); every
+    other error names fields at the top, so these do too ({"email": [...]})."""
+    if not messages or not set(messages) <= _LOCATIONS:
+        return messages
+    fields: dict[str, Any] = {}
+    for location in messages.values():
+        fields.update(location if isinstance(location, dict) else {"_schema": location})
+    return fields
 
 
 def _handle_unexpected(exc: Exception) -> Response:
@@ -157,3 +174,60 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)
+
+
+# --- HTML routes get HTML error pages ------------------------------------------------------
+# A person who followed a link (the tourist page, the pay page, a ticket) must never see the
+# JSON shape: blueprints marked with `html_errors` answer every error, crashes included, with a
+# page in the visitor's language, drawn by the renderer the HTML front-end registers.
+
+#: (status, message, reason) -> the page's HTML.
+HtmlErrorRenderer = Callable[[int, str, str], str]
+_HTML_RENDERER = "hoian_html_error_renderer"
+
+
+def html_errors(blueprint: Blueprint) -> Blueprint:
+    """Mark a blueprint as HTML: its errors are answered with pages, not JSON."""
+    blueprint.html_errors = True  # type: ignore[attr-defined]
+    return blueprint
+
+
+def set_html_error_renderer(app: Flask, renderer: HtmlErrorRenderer) -> None:
+    """The function that draws error pages (registered by the HTML front-end)."""
+    app.extensions[_HTML_RENDERER] = renderer
+
+
+def wants_html_errors() -> bool:
+    """Whether this request's errors are pages: a route of a marked blueprint, or an address no
+    route knows outside the API and media, unless the client asked for JSON."""
+    if not has_request_context():
+        return False
+    if request.blueprint is not None:
+        blueprint = current_app.blueprints.get(request.blueprint)
+        return bool(getattr(blueprint, "html_errors", False))
+    if request.url_rule is not None or request.path.startswith(("/api/", "/media/")):
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
+    return best == "text/html"
+
+
+def html_error_response(
+    status: int, message: str, *, reason: str | None, headers: dict[str, str] | None
+) -> Response:
+    """The error as an HTML page (the registered renderer's, or a plain one)."""
+    renderer: HtmlErrorRenderer | None = current_app.extensions.get(_HTML_RENDERER)
+    reason = reason or _REASONS.get(status, "error")
+    body = None
+    if renderer is not None:
+        try:
+            body = renderer(status, message, reason)
+        except Exception:  # the error page itself failed: the plain one still answers
+            log.exception("the HTML error page failed for %s", status)
+    if body is None:
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        body = f"<!doctype html><title>{status}</title><h1>{status} {phrase}</h1>"
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response

@@ -116,7 +116,7 @@ def sites_geojson(args: dict[str, Any]) -> Any:
 @cached_public_read(catalogue_version)
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, SiteDetailSchema)
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 404, reasons={404: ("site_not_found",)})
 def site_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """One site in the negotiated language, with JSON-LD; fallback along the language chain."""
     return _detail(services.get_site(slug=slug), requested_language())
@@ -126,8 +126,7 @@ def site_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @require_roles("editor")
 @blp.arguments(SiteCreateSchema)
 @blp.response(201, SiteDetailSchema)
-@error_responses(blp, 401, 403)
-@blp.alt_response(409, response="DEFAULT_ERROR", description="Slug taken")
+@error_responses(blp, 401, 403, 409, reasons={409: ("slug_taken",), 422: ("name_required",)})
 @blp.doc(security=BEARER)
 def site_create(body: dict[str, Any]) -> Any:
     """Create a site (editor)."""
@@ -139,9 +138,16 @@ def site_create(body: dict[str, Any]) -> Any:
 @require_roles("editor")
 @blp.arguments(SiteWriteSchema)
 @blp.response(200, SiteDetailSchema)
-@error_responses(blp, 401, 403, 404)
-@blp.alt_response(412, response="DEFAULT_ERROR", description="Changed since you read it")
-@blp.alt_response(428, response="DEFAULT_ERROR", description="If-Match missing")
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    409,
+    412,
+    428,
+    reasons={404: ("site_not_found",), 409: ("edit_conflict",), 422: ("name_required",)},
+)
 @blp.doc(
     security=BEARER,
     parameters=[
@@ -191,7 +197,7 @@ def tour_list(args: dict[str, Any]) -> dict[str, Any]:
 @cached_public_read(catalogue_version)
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, TourSchema)
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 404, reasons={404: ("tour_not_found",)})
 def tour_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """One tour with its ordered stops."""
     tour = services.get_tour(slug=slug)

@@ -54,7 +54,7 @@ _NARRATION_BODY = {
 @cached_public_read(catalogue_version)
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, GuideSchema)
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@error_responses(blp, 404, reasons={404: ("site_not_found",)})
 def site_guide(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """The audio guide in the negotiated language; fallback along the language chain."""
     site = catalogue.get_site(slug=slug)
@@ -85,7 +85,20 @@ def _langs_field(value: Any) -> list[str] | None:
 @blp.route(f"/sites/{SLUG}/narrations", methods=["POST"], endpoint="narration_create")
 @require_roles("editor")
 @blp.response(202, JobSchema)
-@error_responses(blp, 401, 403, 404, 413, 415, 422)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    413,
+    415,
+    422,
+    reasons={
+        404: ("site_not_found",),
+        415: ("unsupported_format",),
+        422: ("audio_rejected", "text_rejected", "unsupported_language"),
+    },
+)
 @blp.doc(security=BEARER, requestBody=_NARRATION_BODY)
 def narration_create(slug: str) -> Any:
     """Upload a narration, a recording or text (editor); 202 with the job that builds guides."""
@@ -144,7 +157,14 @@ def job_detail(job_id: int) -> dict[str, Any]:
 @require_roles("editor")
 @blp.arguments(TranslationSchema)
 @blp.response(202, JobSchema)
-@error_responses(blp, 401, 403, 404, 422)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    422,
+    reasons={404: ("no_narration",), 422: ("text_rejected", "unsupported_language")},
+)
 @blp.doc(security=BEARER)
 def translation_set(body: dict[str, Any], narration_id: int, lang: str) -> Any:
     """Replace a machine translation with a person's (editor); that language is spoken again."""
@@ -157,7 +177,14 @@ def translation_set(body: dict[str, Any], narration_id: int, lang: str) -> Any:
 @blp.route(f"/guides/{SLUG}/<lang>/publish", methods=["POST"], endpoint="guide_publish")
 @require_roles("editor")
 @blp.response(200, GuideSchema)
-@error_responses(blp, 401, 403, 404, 409)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    409,
+    reasons={404: ("site_not_found", "no_narration"), 409: ("nothing_to_publish",)},
+)
 @blp.doc(security=BEARER)
 def guide_publish(slug: str, lang: str) -> dict[str, Any]:
     """Publish the reviewed guide waiting in one language (editor)."""

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from app.apidoc import error_responses
+from app.apidoc import BINARY, error_responses
 from app.auth.access import BEARER, current_principal, public_write, require_roles
 from payments import bank, presenters, services, stripe_gateway
 from payments.schemas import (
@@ -48,9 +48,18 @@ def raw_body(view: F) -> F:
 @public_write
 @raw_body
 @blp.response(200, WebhookAnswerSchema)
-@blp.alt_response(400, response="DEFAULT_ERROR", description="Bad signature or payload")
-@blp.alt_response(404, response="DEFAULT_ERROR", description="Card payment not configured")
-@blp.alt_response(503, response="DEFAULT_ERROR", description="Busy or Stripe unreachable: retry")
+@error_responses(
+    blp,
+    400,
+    404,
+    503,
+    reasons={
+        400: ("invalid_signature", "invalid_payload"),
+        404: ("method_disabled",),
+        409: ("stripe_mismatch",),
+        503: ("lock_timeout", "stripe_unavailable", "stripe_not_configured"),
+    },
+)
 @blp.doc(
     requestBody=_RAW_BODY,
     parameters=[{"in": "header", "name": "Stripe-Signature", "schema": {"type": "string"}}],
@@ -72,10 +81,19 @@ def stripe_webhook() -> dict[str, Any]:
 @public_write
 @raw_body
 @blp.response(200, BankNotificationAnswerSchema)
-@blp.alt_response(400, response="DEFAULT_ERROR", description="Bad signature or timestamp")
-@blp.alt_response(404, response="DEFAULT_ERROR", description="Notifications not configured")
-@blp.alt_response(422, response="DEFAULT_ERROR")
-@blp.alt_response(503, response="DEFAULT_ERROR", description="Busy: retry")
+@error_responses(
+    blp,
+    400,
+    404,
+    422,
+    503,
+    reasons={
+        400: ("invalid_signature", "stale_timestamp", "invalid_payload"),
+        404: ("method_disabled",),
+        422: ("not_our_account", "unsupported_currency"),
+        503: ("lock_timeout",),
+    },
+)
 @blp.doc(
     requestBody={
         "required": True,
@@ -110,8 +128,8 @@ def _qr_response(body: bytes, mimetype: str) -> Response:
 
 @blp.route("/payments/vietqr/<code>/qr.png")
 @blp.arguments(QrArgsSchema, location="query")
-@blp.response(200, content_type="image/png", description="The order's VietQR code")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@blp.response(200, BINARY, content_type="image/png", description="The order's VietQR code")
+@error_responses(blp, 404, reasons={404: ("not_payable",)})
 def vietqr_qr_png(args: dict[str, Any], code: str) -> Response:
     """The VietQR code to scan with a banking app (the signed URL from the order's payment)."""
     order = bank.payable_order(code=code, signature=args["sig"])
@@ -120,8 +138,8 @@ def vietqr_qr_png(args: dict[str, Any], code: str) -> Response:
 
 @blp.route("/payments/vietqr/<code>/qr.svg")
 @blp.arguments(QrArgsSchema, location="query")
-@blp.response(200, content_type="image/svg+xml", description="The order's VietQR code")
-@blp.alt_response(404, response="DEFAULT_ERROR")
+@blp.response(200, BINARY, content_type="image/svg+xml", description="The order's VietQR code")
+@error_responses(blp, 404, reasons={404: ("not_payable",)})
 def vietqr_qr_svg(args: dict[str, Any], code: str) -> Response:
     """The VietQR code as SVG (the signed URL from the order's payment)."""
     order = bank.payable_order(code=code, signature=args["sig"])

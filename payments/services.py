@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 from app.extensions import db, locked
 from app.states import StateMachine
+from payments import signals
 from payments.models import (
     MONEY_RECEIVED,
     OPEN_STATES,
@@ -267,6 +268,7 @@ def resolve_flag(*, flag_id: int, user_id: int | None, note: str) -> PaymentFlag
         refund = db.session.get(Refund, int(refund_id))
         if refund is not None and refund.state == RefundState.PENDING.value:
             refund.state = RefundState.SUCCEEDED.value
+            signals.refunded(refund)
     db.session.flush()
     audit.record(
         action="payment_flag.resolve",
@@ -399,6 +401,9 @@ def record_refund(
     )
     payment.refunds.append(refund)
     payment.refunded_amount += amount
+    if state is RefundState.SUCCEEDED:
+        db.session.flush()
+        signals.refunded(refund)
     if payment.state == PaymentState.DISPUTED.value:
         event = "dispute_lost"
     elif payment.refunded_amount == payment.received_amount:

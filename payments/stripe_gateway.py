@@ -34,7 +34,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.extensions import db
-from payments import services
+from payments import services, signals
 from payments.models import (
     MONEY_RECEIVED,
     OPEN_STATES,
@@ -437,6 +437,8 @@ def _apply_refunds(
                     object_id=row.id,
                     changes={"state": [before, state.value], "source": source},
                 )
+                if state is RefundState.SUCCEEDED:
+                    signals.refunded(row)
                 if state in (RefundState.FAILED, RefundState.CANCELED):
                     services.raise_flag(
                         kind=FlagKind.REFUND_FAILED,

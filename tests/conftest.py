@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,8 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "CATALOGUE_VERSION_TTL_S": 0.0,
         "LOG_JSON": False,
+        # Mail written as .eml files lands in a folder of its own, not in the clone's instance/.
+        "MAIL_DIR": tempfile.mkdtemp(prefix="hoian-mail-"),
         **overrides,
     }
     return create_app(config)

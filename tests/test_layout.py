@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {
     "wsgi": 5,
     "worker": 5,
+    "mail": 5,
     "web": 4,
     "payments": 4,
     "ticketing": 3,
@@ -26,7 +27,7 @@ FLOORS = {
     "app": 1,
     "audio_pipeline": 1,
 }
-DOMAINS = {"content", "guides", "ticketing", "payments", "web"}
+DOMAINS = {"content", "guides", "ticketing", "payments", "web", "mail"}
 #: The composition root: the one file that knows every domain.
 FACTORY = "app/__init__.py"
 

@@ -381,7 +381,8 @@ def _ticket_view(
         "status": ticket.status,
         "generation": ticket.generation,
         "max_sites": ticket.max_sites,
-        "sites_used": [
+        "sites_used": [rules.site_slugs[site_id] for site_id, _ in entries],
+        "entries": [
             {"site": rules.site_slugs[site_id], "at": entered_at.isoformat()}
             for site_id, entered_at in entries
         ],

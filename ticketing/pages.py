@@ -1,41 +1,115 @@
-"""The printable ticket page a tourist opens from the order (HTML, no JavaScript)."""
+"""The buyer's ticket pages: the printable ticket a tourist opens from the order or the mail
+(HTML, no JavaScript), and the same ticket as a picture to save to the phone."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
-from app.i18n import requested_language
-from ticketing import presenters, qr, routes, services
+from app.errors import NotFound, html_errors
+from app.i18n import supported_languages
+from ticketing import messages, phone, presenters, qr, routes, services
+from ticketing.models import Order, Ticket
 from ticketing.verify import format_serial
 
-bp = Blueprint("ticket_pages", __name__, template_folder="templates")
+bp = html_errors(Blueprint("ticket_pages", __name__, template_folder="templates"))
+
+
+def buyer_language(order: Order) -> str:
+    """The language of a buyer's page: a served ?lang=, else the one the order was made in."""
+    asked = request.args.get("lang", "").strip().lower()
+    return asked if asked in supported_languages() else order.language
+
+
+def _page(body: str, lang: str) -> Response:
+    response = Response(body, mimetype="text/html")
+    response.headers["Content-Language"] = lang
+    # The page carries the ticket itself: keep it out of shared caches.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _ticket_context(ticket: Ticket, lang: str) -> dict[str, Any]:
+    view = presenters.ticket_view(ticket, token=request.args.get("token"))
+    zone = services.local_zone()
+    product_name, _ = presenters.localized(ticket.product.names, lang)
+    return {
+        "view": view,
+        "zone": zone,
+        "product_name": product_name or view["product"],
+        "valid_from": ticket.valid_from.astimezone(zone),
+        "valid_until": ticket.valid_until.astimezone(zone),
+        "first_used_at": ticket.first_used_at.astimezone(zone) if ticket.first_used_at else None,
+    }
 
 
 @bp.route("/t/<serial>")
-def ticket_page(serial: str) -> str:
-    """One ticket to show at the gate or print: the code, the sites still open, the validity."""
+def ticket_page(serial: str) -> Response:
+    """One ticket to show at the gate or print: the code, the sites still open, the validity;
+    a refunded or cancelled ticket says so."""
     ticket = routes.readable_ticket(serial)
-    lang = requested_language()
-    view = presenters.ticket_view(ticket, token=None)
-    zone = services.local_zone()
+    lang = buyer_language(ticket.order)
+    context = _ticket_context(ticket, lang)
+    view = context["view"]
     names = {
         site.slug: presenters.localized({t.lang: t.name for t in site.texts}, lang)[0]
         for site in services.sites_by_slug(view["sites_open"] + view["sites_used"])
     }
-    product_name, _ = presenters.localized(ticket.product.names, lang)
-    return render_template(
+    body = render_template(
         "ticketing/ticket.html",
         lang=lang,
+        words=messages.words(lang),
         serial=format_serial(ticket.serial),
         order_code=ticket.order.code,
-        product_name=product_name,
         ticket=view,
         site_names=names,
-        zone=zone,
-        valid_from=ticket.valid_from.astimezone(zone),
-        valid_until=ticket.valid_until.astimezone(zone),
-        first_used_at=ticket.first_used_at.astimezone(zone) if ticket.first_used_at else None,
         # qrcode's own SVG of our base32 text: no input from the request reaches it.
         qr_svg=Markup(qr.svg(ticket.code).decode()) if ticket.status == "valid" else None,  # noqa: S704
+        **{key: value for key, value in context.items() if key != "view"},
     )
+    return _page(body, lang)
+
+
+@bp.route("/t/<serial>/phone.png")
+def ticket_phone_png(serial: str) -> Response:
+    """The ticket as a picture for the phone's gallery: QR code, product, validity."""
+    ticket = routes.readable_ticket(serial)
+    if ticket.status != "valid":
+        raise NotFound(f"ticket {format_serial(ticket.serial)} is {ticket.status}")
+    lang = buyer_language(ticket.order)
+    words = messages.words(lang)
+    context = _ticket_context(ticket, lang)
+    view = context["view"]
+    moment = "%Y-%m-%d %H:%M"
+    lines = [
+        words.get(f"tier_{ticket.tier}", ticket.tier),
+        f"{words['valid_from']}: {context['valid_from'].strftime(moment)}",
+        f"{words['first_entry_by'] if view['hours_after_first_use'] else words['valid_until']}: "
+        f"{context['valid_until'].strftime(moment)}",
+    ]
+    if view["hours_after_first_use"]:
+        lines.append(
+            f"{words['after_first_entry']}: "
+            + words["valid_hours"].format(hours=view["hours_after_first_use"])
+        )
+    lines += [
+        f"{words['sites_left']}: "
+        + words["sites_left_value"].format(left=view["entries_left"], total=view["max_sites"]),
+        words["order_ref"].format(code=ticket.order.code),
+        words["times_local"].format(zone=context["zone"]),
+    ]
+    png = phone.phone_png(
+        code=ticket.code,
+        lang=lang,
+        title=context["product_name"],
+        lines=lines,
+        serial=view["serial"],
+    )
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="hoian-ticket-{view["serial"]}.png"'
+    )
+    return response

@@ -8,7 +8,7 @@ from flask import url_for
 
 from app.i18n import pick_language
 from content.presenters import public_url
-from ticketing import payment_methods, services
+from ticketing import payment_methods, services, signals
 from ticketing.models import Order, Product, SigningKey, Ticket, TicketRevocation
 from ticketing.verify import format_serial
 
@@ -105,9 +105,14 @@ def ticket_view(ticket: Ticket, *, token: str | None) -> dict[str, Any]:
 
 
 def order_view(
-    order: Order, *, token: str | None, access_token: str | None = None
+    order: Order, *, token: str | None, access_token: str | None = None, lang: str | None = None
 ) -> dict[str, Any]:
+    """The order as its buyer (or finance) reads it; its ticket links carry the order's access
+    token, so that they open from a mail or another device. Names are in `lang` (default: the
+    order's language)."""
     method = payment_methods.available(order.payment_method)
+    links_token = token or services.order_access_token(order)
+    lang = lang or order.language
     body: dict[str, Any] = {
         "code": order.code,
         "status": order.status,
@@ -123,6 +128,7 @@ def order_view(
         "items": [
             {
                 "product": item.product.slug,
+                "name": localized(item.product.names, lang)[0] or item.product.slug,
                 "tier": item.tier,
                 "quantity": item.quantity,
                 "unit_amount": item.unit_amount,
@@ -136,7 +142,8 @@ def order_view(
             "status": order.status,
             **(method.instructions(order) if method else {}),
         },
-        "tickets": [ticket_view(ticket, token=token) for ticket in order.tickets],
+        "tickets": [ticket_view(ticket, token=links_token) for ticket in order.tickets],
+        **signals.order_sections(order),
     }
     if access_token is not None:
         body["access_token"] = access_token

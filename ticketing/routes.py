@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, g, request
 from flask_smorest import Blueprint
 
-from app.apidoc import error_responses
+from app.apidoc import BINARY, OPTIONAL_BEARER, error_responses
 from app.auth.access import BEARER, current_principal, public_write, require_roles
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.http_cache import cached_public_read
@@ -101,7 +101,7 @@ def _readable_order(code: str) -> tuple[Order, str | None]:
     order = services.order_for_token(code=code, token=token)
     if order is None:
         raise NotFound("no such order for this token")
-    return order, token if request.args.get("token") else None
+    return order, token
 
 
 @blp.route("/orders", methods=["POST"])
@@ -109,8 +109,25 @@ def _readable_order(code: str) -> tuple[Order, str | None]:
 @public_write
 @blp.arguments(OrderCreateSchema)
 @blp.response(201, OrderSchema)
-@blp.alt_response(409, response="DEFAULT_ERROR", description="Key reused or sold out")
-@blp.alt_response(422, response="DEFAULT_ERROR")
+@error_responses(
+    blp,
+    409,
+    422,
+    429,
+    503,
+    reasons={
+        409: ("idempotency_key_reused", "sold_out"),
+        422: (
+            "invalid_idempotency_key",
+            "payment_method_unavailable",
+            "unknown_product",
+            "not_sellable",
+            "too_many_tickets",
+            "mixed_currencies",
+        ),
+        503: ("signing_key_unavailable", "stripe_unavailable", "stripe_not_configured"),
+    },
+)
 @blp.doc(parameters=[_IDEMPOTENCY_DOC])
 def order_create(body: dict[str, Any]) -> Any:
     """Order tickets; prices come from the products. Pay with the instructions in `payment`."""
@@ -136,6 +153,7 @@ def order_create(body: dict[str, Any]) -> Any:
 @blp.arguments(OrderTokenArgsSchema, location="query")
 @blp.response(200, OrderSchema)
 @error_responses(blp, 401, 404)
+@blp.doc(security=OPTIONAL_BEARER)
 def order_detail(args: dict[str, Any], code: str) -> dict[str, Any]:
     """An order and, once paid, its tickets (order access token, or finance)."""
     order, token = _readable_order(code)
@@ -146,7 +164,20 @@ def order_detail(args: dict[str, Any], code: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(CashPaymentSchema)
 @blp.response(200, CashReceiptSchema)
-@error_responses(blp, 401, 403, 404, 409)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    409,
+    422,
+    503,
+    reasons={
+        409: ("not_a_cash_order", "order_expired"),
+        422: ("insufficient_amount", "wrong_amount"),
+        503: ("payment_method_unavailable", "signing_key_unavailable"),
+    },
+)
 @blp.doc(security=BEARER)
 def order_pay_cash(body: dict[str, Any], code: str) -> dict[str, Any]:
     """Take cash for a pending order at the desk: issues its tickets (finance)."""
@@ -169,7 +200,28 @@ def order_cancel(body: dict[str, Any], code: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(RefundSchema)
 @blp.response(200, RefundResultSchema)
-@error_responses(blp, 401, 403, 404, 409)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    409,
+    422,
+    503,
+    reasons={
+        409: (
+            "ticket_used",
+            "not_refundable",
+            "nothing_to_refund",
+            "refund_failed",
+            "refund_exceeds_payment",
+            "stripe_refused",
+            "idempotency_conflict",
+        ),
+        422: ("not_refundable", "invalid_serial"),
+        503: ("payment_method_unavailable", "stripe_unavailable", "stripe_not_configured"),
+    },
+)
 @blp.doc(security=BEARER)
 def order_refund(body: dict[str, Any], code: str) -> dict[str, Any]:
     """Refund unused tickets, all or some; their codes are revoked at once (finance)."""
@@ -215,8 +267,9 @@ def _qr_response(body: bytes, mimetype: str) -> Response:
 
 @blp.route("/tickets/<serial>/qr.svg")
 @blp.arguments(OrderTokenArgsSchema, location="query")
-@blp.response(200, content_type="image/svg+xml", description="The ticket's QR code")
-@error_responses(blp, 401, 404)
+@blp.response(200, BINARY, content_type="image/svg+xml", description="The ticket's QR code")
+@error_responses(blp, 401, 404, reasons={404: ("revoked",), 422: ("invalid_serial",)})
+@blp.doc(security=OPTIONAL_BEARER)
 def ticket_qr_svg(args: dict[str, Any], serial: str) -> Response:
     """The ticket's QR code as SVG (order access token, or finance)."""
     ticket = _valid_code(readable_ticket(serial))
@@ -225,8 +278,9 @@ def ticket_qr_svg(args: dict[str, Any], serial: str) -> Response:
 
 @blp.route("/tickets/<serial>/qr.png")
 @blp.arguments(OrderTokenArgsSchema, location="query")
-@blp.response(200, content_type="image/png", description="The ticket's QR code")
-@error_responses(blp, 401, 404)
+@blp.response(200, BINARY, content_type="image/png", description="The ticket's QR code")
+@error_responses(blp, 401, 404, reasons={404: ("revoked",), 422: ("invalid_serial",)})
+@blp.doc(security=OPTIONAL_BEARER)
 def ticket_qr_png(args: dict[str, Any], serial: str) -> Response:
     """The ticket's QR code as PNG (order access token, or finance)."""
     ticket = _valid_code(readable_ticket(serial))
@@ -245,7 +299,19 @@ def _valid_code(ticket: Ticket) -> Ticket:
 @require_roles(*_FINANCE)
 @blp.arguments(NoteSchema)
 @blp.response(200, TicketSchema)
-@error_responses(blp, 401, 403, 404, 409)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    409,
+    503,
+    reasons={
+        409: ("too_many_reissues",),
+        422: ("invalid_serial",),
+        503: ("signing_key_unavailable",),
+    },
+)
 @blp.doc(security=BEARER)
 def ticket_reissue(body: dict[str, Any], serial: str) -> dict[str, Any]:
     """Give a ticket a new code; the old one is revoked, its entries are kept (finance)."""
@@ -296,7 +362,7 @@ def _scan(data: dict[str, Any]) -> checkin.Scan:
 @require_roles("inspector")
 @blp.arguments(ScanInSchema)
 @blp.response(200, ScanResultSchema)
-@error_responses(blp, 401, 403, 422)
+@error_responses(blp, 401, 403, 422, reasons={403: ("device_required",), 422: ("unknown_site",)})
 @blp.doc(security=BEARER)
 def checkin_redeem(body: dict[str, Any]) -> Any:
     """Verify a code and record the entry atomically; the verdict is in `status` and `reason`.
@@ -312,7 +378,7 @@ def checkin_redeem(body: dict[str, Any]) -> Any:
 @require_roles("inspector")
 @blp.arguments(SyncInSchema)
 @blp.response(200, SyncResultSchema)
-@error_responses(blp, 401, 403, 422)
+@error_responses(blp, 401, 403, 422, reasons={403: ("device_required",), 422: ("unknown_site",)})
 @blp.doc(security=BEARER)
 def checkin_sync(body: dict[str, Any]) -> dict[str, Any]:
     """Upload scans made offline; each gets its answer, and rule breaks are named conflicts."""
@@ -416,7 +482,7 @@ def checkin_conflict_resolve(body: dict[str, Any], scan_id: int) -> dict[str, An
 @require_roles("finance", "inspector")
 @blp.arguments(EntriesArgsSchema, location="query")
 @blp.response(200, SiteEntriesSchema)
-@error_responses(blp, 401, 403, 422)
+@error_responses(blp, 401, 403, 404, 422)
 @blp.doc(security=BEARER)
 def site_entries(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Entries at a site today (or on `date`) and by local hour: the visitor flow."""

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from content.schemas import LangArgsSchema
 from ticketing.models import TIERS
 from ticketing.payment_methods import KNOWN_METHODS
+from ticketing.verify import Reason
 
 _NONCE = validate.Regexp(r"^[A-Za-z0-9._:-]{8,64}$", error="8 to 64 of A-Z a-z 0-9 . _ : -")
 _NOTE = fields.String(load_default="", validate=validate.Length(max=500))
@@ -76,12 +77,14 @@ class OrderTokenArgsSchema(Schema):
 class TicketSchema(Schema):
     serial = fields.String(required=True, metadata={"example": "3KX9Q-7M2PA"})
     product = fields.String(allow_none=True)
-    tier = fields.String(required=True)
-    status = fields.String(required=True)
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+    status = fields.String(
+        required=True, validate=validate.OneOf(("valid", "refunded", "cancelled"))
+    )
     amount = fields.Integer()
     max_sites = fields.Integer(required=True)
     entries_left = fields.Integer(required=True)
-    sites_used = fields.List(fields.String())
+    sites_used = fields.List(fields.String(), metadata={"description": "Sites entered (slugs)"})
     sites_open = fields.List(fields.String())
     valid_from = fields.DateTime(required=True)
     valid_until = fields.DateTime(required=True)
@@ -90,11 +93,14 @@ class TicketSchema(Schema):
     code = fields.String(allow_none=True, metadata={"description": "The QR text"})
     qr_svg_url = fields.String()
     qr_png_url = fields.String()
-    page_url = fields.String()
+    page_url = fields.String(
+        metadata={"description": "The printable page; carries the order's token for its buyer"}
+    )
 
 
 class OrderItemSchema(Schema):
-    product = fields.String(required=True)
+    product = fields.String(required=True, metadata={"description": "The product's slug"})
+    name = fields.String(metadata={"description": "The product's name, in the order's language"})
     tier = fields.String(required=True)
     quantity = fields.Integer(required=True)
     unit_amount = fields.Integer(required=True)
@@ -102,12 +108,85 @@ class OrderItemSchema(Schema):
     date = fields.Date(allow_none=True)
 
 
+class OrderMailMessageSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(("order_confirmation", "refund_notice"))
+    )
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(("queued", "sending", "sent", "failed")),
+        metadata={"description": "queued (or waiting to retry), sending, sent, failed"},
+    )
+    recipient = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    error = fields.String(allow_none=True, metadata={"description": "Why the last try failed"})
+    next_attempt_at = fields.DateTime(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    transport = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(("smtp", "file")),
+        metadata={"description": "smtp, or file: written as .eml on the server, not mailed"},
+    )
+
+
+class OrderMailSchema(Schema):
+    delivery = fields.String(
+        required=True,
+        validate=validate.OneOf(("smtp", "file")),
+        metadata={
+            "description": "How messages reach the buyer here: smtp, or file when no mail "
+            "server is configured (nothing is mailed; keep the order's links)"
+        },
+    )
+    messages = fields.List(fields.Nested(OrderMailMessageSchema), required=True)
+
+
+class PaymentInstructionsSchema(Schema):
+    """How to pay an order; which fields appear depends on `method` (see docs/api.md)."""
+
+    method = fields.String(required=True, validate=validate.OneOf(KNOWN_METHODS))
+    status = fields.String(required=True, metadata={"description": "The order's status"})
+    provider = fields.String(metadata={"description": "stripe or vietqr"})
+    payment_state = fields.String(
+        allow_none=True, metadata={"description": "The current payment row's state"}
+    )
+    amount = fields.Integer(metadata={"description": "What to pay, in the currency's unit"})
+    currency = fields.String()
+    reference = fields.String(
+        metadata={"description": "cash: the order code; vietqr: the transfer note to keep"}
+    )
+    pay_at = fields.String(metadata={"description": "cash: where (a ticket desk)"})
+    bank_bin = fields.String(metadata={"description": "vietqr: the bank's 6-digit NAPAS BIN"})
+    account = fields.String(metadata={"description": "vietqr: the receiving account"})
+    account_name = fields.String(allow_none=True)
+    payload = fields.String(metadata={"description": "vietqr: the EMVCo QR text"})
+    qr_url = fields.String(metadata={"description": "vietqr: the QR code as PNG"})
+    qr_svg_url = fields.String(metadata={"description": "vietqr: the QR code as SVG"})
+    publishable_key = fields.String(allow_none=True, metadata={"description": "stripe"})
+    payment_intent = fields.String(allow_none=True, metadata={"description": "stripe"})
+    client_secret = fields.String(
+        allow_none=True, metadata={"description": "stripe: confirm the PaymentIntent with it"}
+    )
+
+
+ORDER_STATUSES = (
+    "pending",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "disputed",
+    "cancelled",
+    "expired",
+)
+
+
 class OrderSchema(Schema):
     code = fields.String(required=True)
     access_token = fields.String(
         metadata={"description": "Only in the answer to the create request (and its retries)"}
     )
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(ORDER_STATUSES))
     email = fields.String()
     language = fields.String()
     currency = fields.String(required=True)
@@ -118,8 +197,9 @@ class OrderSchema(Schema):
     expires_at = fields.DateTime(allow_none=True)
     paid_at = fields.DateTime(allow_none=True)
     items = fields.List(fields.Nested(OrderItemSchema))
-    payment = fields.Dict(required=True)
+    payment = fields.Nested(PaymentInstructionsSchema, required=True)
     tickets = fields.List(fields.Nested(TicketSchema))
+    mail = fields.Nested(OrderMailSchema, metadata={"description": "Mail to the buyer"})
 
 
 class CashPaymentSchema(Schema):
@@ -186,6 +266,14 @@ class SyncInSchema(Schema):
     )
 
 
+class ScanEntrySchema(Schema):
+    site = fields.String(required=True)
+    at = fields.String(required=True, metadata={"description": "ISO-8601, the gate's time"})
+
+
+SCAN_REASONS = tuple(reason.value for reason in Reason)
+
+
 class ScanTicketSchema(Schema):
     serial = fields.String(required=True)
     product = fields.String(allow_none=True)
@@ -193,21 +281,20 @@ class ScanTicketSchema(Schema):
     status = fields.String()
     generation = fields.Integer()
     max_sites = fields.Integer()
-    sites_used = fields.List(fields.Dict())
+    sites_used = fields.List(
+        fields.String(), metadata={"description": "Sites entered (slugs), as in Ticket"}
+    )
+    entries = fields.List(
+        fields.Nested(ScanEntrySchema), metadata={"description": "Each entry and its time"}
+    )
     valid_from = fields.String()
     valid_until = fields.String()
     first_used_at = fields.String(allow_none=True)
 
 
 class ScanResultSchema(Schema):
-    status = fields.String(required=True, metadata={"description": "ok or error"})
-    reason = fields.String(
-        required=True,
-        metadata={
-            "description": "ok, invalid, revoked, expired, not_yet_valid, wrong_site, "
-            "already_redeemed, quota_exhausted, unpaid"
-        },
-    )
+    status = fields.String(required=True, validate=validate.OneOf(("ok", "error")))
+    reason = fields.String(required=True, validate=validate.OneOf(SCAN_REASONS))
     detail = fields.String(allow_none=True, metadata={"description": "Why, for invalid/revoked"})
     message = fields.String()
     entries_left = fields.Integer(allow_none=True)
@@ -290,8 +377,8 @@ class ResolveSchema(Schema):
 class SearchArgsSchema(Schema):
     q = fields.String(
         required=True,
-        validate=validate.Length(min=4, max=40),
-        metadata={"description": "Order code or ticket serial"},
+        validate=validate.Length(min=4, max=254),
+        metadata={"description": "Order code, ticket serial or the buyer's email"},
     )
 
 

@@ -31,7 +31,7 @@ from app.extensions import db
 from app.states import StateMachine
 from content.cache import catalogue_version
 from content.models import Site
-from ticketing import payment_methods
+from ticketing import payment_methods, signals
 from ticketing.keys import KeyMaterialError, KeyRing, PrivateSigningKey
 from ticketing.models import (
     KeyStatus,
@@ -448,9 +448,15 @@ def _replay(order: Order, request_hash: str) -> CreatedOrder:
             "this Idempotency-Key was used for a different order; use a new key",
             reason="idempotency_key_reused",
         )
+    return CreatedOrder(order=order, access_token=order_access_token(order), replayed=True)
+
+
+def order_access_token(order: Order) -> str | None:
+    """The order's access token, derived again (for its retries and the buyer's mail); None
+    when SECRET_KEY changed since the order was made."""
     token = _derive_token(order.access_token_salt)
     same = hmac.compare_digest(hash_access_token(token), order.access_token_hash)
-    return CreatedOrder(order=order, access_token=token if same else None, replayed=True)
+    return token if same else None
 
 
 def local_zone() -> ZoneInfo:
@@ -731,6 +737,7 @@ def _pay(order: Order, *, amount: int, reference: str | None) -> None:
     order.payment_reference = reference
     db.session.flush()
     _issue_tickets(order)
+    signals.paid(order)
 
 
 def pay_cash(*, code: str, amount_received: int) -> tuple[Order, int]:
@@ -1051,7 +1058,18 @@ def list_revocations(*, since: int, limit: int) -> tuple[list[TicketRevocation],
 
 
 def search_tickets(*, query: str) -> list[Ticket]:
-    """Tickets by order code or ticket serial (for a code too damaged to scan)."""
+    """Tickets by order code, ticket serial or the buyer's email (for a code too damaged to
+    scan, or a buyer who lost the mail)."""
+    if "@" in query:
+        return list(
+            db.session.scalars(
+                select(Ticket)
+                .join(Order, Order.id == Ticket.order_id)
+                .where(Order.email == query.strip().lower())
+                .order_by(Ticket.id.desc())
+                .limit(200)
+            )
+        )
     cleaned = query.strip().upper()
     found: list[Ticket] = []
     try:

@@ -8,16 +8,19 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages (plain Flask), the plaque, pack and sync API (flask-smorest), and
-    `flask content prune-sync`."""
+    """Register the pages (plain Flask), the error pages every HTML route answers with, the
+    plaque, pack and sync API (flask-smorest), and `flask content prune-sync`."""
+    from app.errors import set_html_error_renderer
     from app.extensions import api
     from content.cli import content_cli
     from web import console
     from web.cli import prune_sync
     from web.pages import bp as pages_bp
+    from web.pages import render_error_page
     from web.routes import blp
     from web.tickets import bp as tickets_bp
 
+    set_html_error_renderer(app, render_error_page)
     app.register_blueprint(pages_bp)
     app.register_blueprint(tickets_bp)
     api.register_blueprint(blp)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, g, render_template, request, url_for
 
-from app.errors import NotFound
+from app.errors import NotFound, html_errors
 from app.i18n import default_language, native_name, negotiate, supported_languages
 from content.presenters import public_url
 from web import services
@@ -29,12 +29,14 @@ class _AssetBlueprint(Blueprint):
         return ASSET_MAX_AGE if request.args.get("v") else 300
 
 
-bp = _AssetBlueprint(
-    "web",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/s/static",
+bp = html_errors(
+    _AssetBlueprint(
+        "web",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/s/static",
+    )
 )
 
 
@@ -128,6 +130,23 @@ def _map_url(lat: float, lon: float, name: str) -> str:
     return (
         f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}"
         f"#map=18/{lat:.6f}/{lon:.6f}&label={quote(name)}"
+    )
+
+
+def render_error_page(status: int, message: str, reason: str) -> str:
+    """An error as a page in the visitor's language (`app.errors` calls this on HTML routes);
+    the service's own message, in English, is the small print."""
+    lang = page_language()
+    words = messages(lang)
+    return render_template(
+        "web/error.html",
+        lang=lang,
+        words=words,
+        status=status,
+        title=words.get(f"error_title_{status}", words["error_title"]),
+        text=words.get(f"error_text_{status}", words["error_text"]),
+        detail=message if status < 500 else "",
+        asset_url=asset_url,
     )
 
 

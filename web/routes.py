@@ -1,4 +1,5 @@
-"""The city app's offline API (delta sync, packs) and the staff's printable plaques."""
+"""The city app's configuration and offline API (delta sync, packs), and the staff's printable
+plaques."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from typing import Any, TypeVar, cast
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from app.apidoc import error_responses
+from app.apidoc import BINARY, error_responses
 from app.auth.access import BEARER, require_roles
 from app.errors import NotFound
-from app.http_cache import content_addressed
-from app.i18n import requested_language
+from app.http_cache import cached_public_read, content_addressed
+from app.i18n import default_language, native_name, requested_language, supported_languages
 from content import services as catalogue
+from content.cache import catalogue_version
 from content.schemas import LangArgsSchema
+from ticketing import payment_methods
+from ticketing import services as tickets
 from web import packs, plaques, sync
-from web.schemas import PackSchema, SyncArgsSchema, SyncSchema
+from web.schemas import ClientConfigSchema, PackSchema, SyncArgsSchema, SyncSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +55,25 @@ def revalidated(view: F) -> F:
     return cast(F, wrapper)
 
 
+@blp.route("/config")
+@cached_public_read(catalogue_version)
+@blp.response(200, ClientConfigSchema)
+def client_config() -> dict[str, Any]:
+    """What a client needs to know of this server: languages, payment methods, currency."""
+    config = current_app.config
+    currencies = sorted({product.currency for product in tickets.list_products()})
+    return {
+        "api_version": config["API_VERSION"],
+        "languages": [{"code": code, "name": native_name(code)} for code in supported_languages()],
+        "source_language": config["SOURCE_LANGUAGE"],
+        "default_language": default_language(),
+        "payment_methods": payment_methods.enabled(),
+        "currency": currencies[0] if currencies else None,
+        "timezone": config["TIMEZONE"],
+        "public_base_url": config["PUBLIC_BASE_URL"],
+    }
+
+
 @blp.route("/sync")
 @revalidated
 @blp.arguments(SyncArgsSchema, location="query")
@@ -70,7 +93,7 @@ def sync_changes(args: dict[str, Any]) -> dict[str, Any]:
 @revalidated
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, PackSchema)
-@error_responses(blp, 404, 422)
+@error_responses(blp, 404, 422, reasons={404: ("site_not_found",)})
 def site_pack(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """A site's offline pack in one language: the zip's URL and every file in it."""
     g.content_language = requested_language()
@@ -81,7 +104,7 @@ def site_pack(args: dict[str, Any], slug: str) -> dict[str, Any]:
 @revalidated
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, PackSchema)
-@error_responses(blp, 404, 422)
+@error_responses(blp, 404, 422, reasons={404: ("tour_not_found",)})
 def tour_pack(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """A tour's offline pack in one language: the tour, and every stop's site and guide."""
     g.content_language = requested_language()
@@ -89,7 +112,7 @@ def tour_pack(args: dict[str, Any], slug: str) -> dict[str, Any]:
 
 
 @blp.route("/packs/<version>.zip")
-@blp.response(200, content_type="application/zip", description="The pack (Range requests)")
+@blp.response(200, BINARY, content_type="application/zip", description="The pack (Range requests)")
 @error_responses(blp, 404, 416)
 def pack_zip(version: str) -> Response:
     """A pack's zip, named by its version: resumable with Range, cached for a year."""
@@ -102,7 +125,12 @@ def pack_zip(version: str) -> Response:
 
 
 @blp.route("/packs/blobs/<sha256>.json")
-@blp.response(200, content_type="application/json", description="One document of a pack")
+@blp.response(
+    200,
+    {"type": "object", "additionalProperties": True},
+    content_type="application/json",
+    description="One document of a pack",
+)
 @error_responses(blp, 404, 416)
 def pack_blob(sha256: str) -> Response:
     """One JSON document of a pack, named by its sha256."""
@@ -123,8 +151,8 @@ def _document(body: bytes, mimetype: str, filename: str, *, download: bool) -> R
 
 @blp.route(f"/sites/{SLUG}/plaque.svg")
 @require_roles(*_STAFF)
-@blp.response(200, content_type="image/svg+xml", description="An A5 plaque, SVG")
-@error_responses(blp, 401, 403, 404)
+@blp.response(200, BINARY, content_type="image/svg+xml", description="An A5 plaque, SVG")
+@error_responses(blp, 401, 403, 404, reasons={404: ("site_not_found",)})
 @blp.doc(security=BEARER)
 def plaque_svg(slug: str) -> Response:
     """The site's A5 plaque as SVG (editor): names, QR code to its page, "scan" lines."""
@@ -135,8 +163,10 @@ def plaque_svg(slug: str) -> Response:
 
 @blp.route(f"/sites/{SLUG}/plaque.pdf")
 @require_roles(*_STAFF)
-@blp.response(200, content_type="application/pdf", description="An A5 plaque, PDF")
-@error_responses(blp, 401, 403, 404, 503)
+@blp.response(200, BINARY, content_type="application/pdf", description="An A5 plaque, PDF")
+@error_responses(
+    blp, 401, 403, 404, 503, reasons={404: ("site_not_found",), 503: ("font_missing",)}
+)
 @blp.doc(security=BEARER)
 def plaque_pdf(slug: str) -> Response:
     """The site's A5 plaque as PDF for the printer (editor)."""
@@ -147,8 +177,10 @@ def plaque_pdf(slug: str) -> Response:
 
 @blp.route("/plaques.pdf")
 @require_roles(*_STAFF)
-@blp.response(200, content_type="application/pdf", description="Every plaque, one A5 a page")
-@error_responses(blp, 401, 403, 503)
+@blp.response(
+    200, BINARY, content_type="application/pdf", description="Every plaque, one A5 a page"
+)
+@error_responses(blp, 401, 403, 503, reasons={503: ("font_missing",)})
 @blp.doc(security=BEARER)
 def all_plaques_pdf() -> Response:
     """One PDF with every published site's plaque, one A5 page each, by slug (editor)."""

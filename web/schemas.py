@@ -75,3 +75,31 @@ class PackSchema(Schema):
     pages = fields.List(
         fields.String(), required=True, metadata={"description": "Tourist pages of the pack"}
     )
+
+
+class ClientLanguageSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "Native name"})
+
+
+class ClientConfigSchema(Schema):
+    api_version = fields.String(required=True, metadata={"example": "v1"})
+    languages = fields.List(
+        fields.Nested(ClientLanguageSchema),
+        required=True,
+        metadata={"description": "Served languages, the source language first"},
+    )
+    source_language = fields.String(required=True)
+    default_language = fields.String(
+        required=True, metadata={"description": "What a caller who states no language gets"}
+    )
+    payment_methods = fields.List(
+        fields.String(validate=validate.OneOf(("cash", "vietqr", "stripe"))),
+        required=True,
+        metadata={"description": "Methods a new order may name now, in the town's order"},
+    )
+    currency = fields.String(
+        allow_none=True, metadata={"description": "What tickets are priced in (no products: null)"}
+    )
+    timezone = fields.String(required=True, metadata={"example": "Asia/Ho_Chi_Minh"})
+    public_base_url = fields.String(required=True)

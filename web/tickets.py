@@ -1,8 +1,9 @@
 """The ticket form the tourist page links to: choose, order, then pay on the order page.
 
-A plain HTML form (no JavaScript): it creates the order with ticketing's own service and
-sends the tourist on to `/pay/<code>?token=...`, where payment and the tickets are. A hidden
-idempotency key makes a double-tapped submit the same order.
+A plain HTML form (no JavaScript): one number per tier, so a family buys its foreign,
+domestic and child tickets in one order; it creates the order with ticketing's own service
+and sends the tourist on to `/pay/<code>?token=...`, where payment and the tickets are. A
+hidden idempotency key makes a double-tapped submit the same order.
 """
 
 from __future__ import annotations
@@ -16,21 +17,18 @@ from marshmallow import ValidationError, validate
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.auth.access import public_write
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, NotFound, html_errors
 from app.ratelimit import rate_limited
 from ticketing import payment_methods
 from ticketing import presenters as ticket_presenters
 from ticketing import services as tickets
+from ticketing.messages import vnd
 from ticketing.models import TIERS
 from web.messages import messages
 from web.pages import asset_url, page_language
 
-bp = Blueprint("web_tickets", __name__, template_folder="templates")
+bp = html_errors(Blueprint("web_tickets", __name__, template_folder="templates"))
 PRODUCT = "<string(maxlength=80):product>"
-
-
-def _vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " ₫"
 
 
 def _product_view(slug: str, lang: str) -> dict[str, Any]:
@@ -39,7 +37,11 @@ def _product_view(slug: str, lang: str) -> dict[str, Any]:
         raise NotFound(f"no ticket {slug!r}")
     view = ticket_presenters.product_view(product, lang)
     view["dated"] = product.validity_kind == "date"
-    view["tiers"] = [(tier, view["prices"][tier]) for tier in TIERS if tier in view["prices"]]
+    view["tiers"] = [
+        {"tier": tier, "amount": view["prices"][tier], "entries": view["entries_by_tier"][tier]}
+        for tier in TIERS
+        if tier in view["prices"]
+    ]
     return view
 
 
@@ -60,7 +62,7 @@ def _render(product_slug: str, *, errors: list[str], status: int, form: Any) -> 
         words=words,
         product=product,
         methods=methods,
-        vnd=_vnd,
+        vnd=vnd,
         errors=errors,
         form=form,
         key=form.get("key") or f"web-{secrets.token_urlsafe(16)}",
@@ -84,19 +86,28 @@ def buy_form(product: str) -> Response:
 def buy(product: str) -> WerkzeugResponse:
     """Create the order from the form and go on to its payment page."""
     form = request.form
-    item: dict[str, Any] = {"product": product, "tier": form.get("tier", "")}
     errors: list[str] = []
+    items: list[dict[str, Any]] = []
     try:
-        item["quantity"] = int(form.get("quantity", "1"))
-        if form.get("date"):
-            item["date"] = date.fromisoformat(form["date"])
+        visit = date.fromisoformat(form["date"]) if form.get("date") else None
+        for tier in TIERS:
+            quantity = int(form.get(f"quantity_{tier}") or "0")
+            if quantity < 0:
+                raise ValueError(f"{quantity} tickets")
+            if quantity:
+                item: dict[str, Any] = {"product": product, "tier": tier, "quantity": quantity}
+                if visit is not None:
+                    item["date"] = visit
+                items.append(item)
         validate.Email()(form.get("email", ""))
     except (ValueError, ValidationError) as exc:
         errors.append(str(exc.messages[0] if isinstance(exc, ValidationError) else exc))
+    if not errors and not items:
+        errors.append(messages(page_language())["none_chosen"])
     if not errors:
         try:
             created = tickets.create_order(
-                items=[item],
+                items=items,
                 email=form["email"],
                 payment_method=form.get("payment_method", "cash"),
                 language=page_language(),
@@ -106,7 +117,10 @@ def buy(product: str) -> WerkzeugResponse:
             errors.append(exc.message)
         else:
             target = url_for(
-                "payment_pages.order_page", code=created.order.code, token=created.access_token
+                "payment_pages.order_page",
+                code=created.order.code,
+                token=created.access_token,
+                lang=page_language(),
             )
             return redirect(target, code=303)
     return _render(product, errors=errors, status=422, form=form)

@@ -36,8 +36,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Staff accou
 @public_write
 @blp.arguments(LoginSchema)
 @blp.response(201, TokenSchema)
-@blp.alt_response(401, response="DEFAULT_ERROR", description="Wrong email or password")
-@blp.alt_response(429, response="DEFAULT_ERROR", description="Too many attempts")
+@error_responses(blp, 401, 429, reasons={401: ("bad_credentials",)})
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange email and password for a bearer token."""
     issued = services.login(
@@ -86,7 +85,7 @@ class UsersView(MethodView):
     @require_roles("admin")
     @blp.response(200, UserSchema(many=True))
     @error_responses(blp, 401, 403)
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, operationId="listUsers")
     def get(self) -> list[User]:
         """Every staff user (admin)."""
         return services.list_users()
@@ -94,9 +93,8 @@ class UsersView(MethodView):
     @require_roles("admin")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
-    @error_responses(blp, 401, 403)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description="Email taken")
-    @blp.doc(security=BEARER)
+    @error_responses(blp, 401, 403, 409, reasons={409: ("email_taken",)})
+    @blp.doc(security=BEARER, operationId="createUser")
     def post(self, body: dict[str, Any]) -> User:
         """Create a staff user (admin)."""
         return services.create_user(**body)
@@ -118,7 +116,7 @@ class DevicesView(MethodView):
     @require_roles("admin")
     @blp.response(200, DeviceSchema(many=True))
     @error_responses(blp, 401, 403)
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, operationId="listDevices")
     def get(self) -> list[InspectorDevice]:
         """Every enrolled inspector device (admin)."""
         return services.list_devices()
@@ -127,7 +125,7 @@ class DevicesView(MethodView):
     @blp.arguments(DeviceCreateSchema)
     @blp.response(201, EnrolledDeviceSchema)
     @error_responses(blp, 401, 403)
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, operationId="enrollDevice")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Enroll a scanner device; its token is returned once (admin)."""
         principal = current_principal()

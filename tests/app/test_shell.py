@@ -36,7 +36,7 @@ def test_wrong_method_is_a_json_405_with_allow(client: Any) -> None:
 
 def test_invalid_query_is_a_json_422_naming_the_field(client: Any) -> None:
     body = assert_error(client.get("/api/v1/sites?per_page=1000"), 422, "invalid")
-    assert "per_page" in body["errors"]["query"]
+    assert "per_page" in body["errors"]
 
 
 def test_crash_is_a_json_500_and_logged(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import gunicorn_serving
+from tests.ticketing.conftest import shop  # noqa: F401 - the products, for the buyer's pages
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

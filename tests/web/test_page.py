@@ -139,7 +139,7 @@ def test_ticket_form_shows_mistakes_and_keeps_the_answers(client: Any) -> None:
     assert key
     response = client.post(
         "/buy/old-town-pass?lang=en",
-        data={"key": key.group(1), "tier": "foreign", "quantity": "2", "email": "not-an-email"},
+        data={"key": key.group(1), "quantity_foreign": "2", "email": "not-an-email"},
     )
     assert response.status_code == 422 and 'role="alert"' in response.get_data(as_text=True)
     assert 'value="2"' in response.get_data(as_text=True)
