@@ -30,6 +30,10 @@ PAYMENT_METHODS = ("cash", "vietqr", "stripe")
 INSECURE_DEV_SECRET = "dev-only-not-secret-change-me"  # noqa: S105 - refused in production
 
 
+#: A CSP frame-ancestors source: 'self', or a scheme and host (a leading *. allowed), no path.
+_FRAME_ORIGIN = re.compile(r"'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot start the app; the message says what to set."""
 
@@ -109,6 +113,15 @@ class Config:
     LOG_JSON = True
     LOG_LEVEL = "INFO"
 
+    # Hostile input and headers (app/guards.py, app/security.py, README "Reliability"): the
+    # largest JSON body; who may frame the tourist pages and plaques (CSP origins, none by
+    # default); the login limit per account, on top of LOGIN_RATE_LIMIT per address; the
+    # memory a pipeline task may use before it fails as out_of_memory (0: no cap).
+    MAX_JSON_BYTES = 2 * 1024 * 1024
+    FRAME_ANCESTORS: list[str] = []
+    LOGIN_ACCOUNT_RATE_LIMIT = "20 per hour"
+    PIPELINE_TASK_MEMORY_MB = 4096
+
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
     API_VERSION = "v1"
@@ -123,6 +136,7 @@ class TestingConfig(Config):
     APP_ENV = "testing"
     LOG_JSON = False
     LOGIN_RATE_LIMIT = "1000 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "1000 per minute"
     ORDER_RATE_LIMIT = "100000 per minute"
     PIPELINE_SPAWN_WORKERS = False
 
@@ -171,6 +185,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_MAX_UPLOAD_MB": ("PIPELINE_MAX_UPLOAD_MB", float),
     "HOIAN_PIPELINE_WORKER_IDLE_S": ("PIPELINE_WORKER_IDLE_S", float),
     "HOIAN_AUTO_PUBLISH": ("AUTO_PUBLISH", lambda v: v.lower() in {"1", "true", "yes"}),
+    "HOIAN_MAX_JSON_KB": ("MAX_JSON_BYTES", lambda v: int(float(v) * 1024)),
+    "HOIAN_FRAME_ANCESTORS": ("FRAME_ANCESTORS", lambda v: v.replace(",", " ").split()),
+    "HOIAN_LOGIN_ACCOUNT_RATE_LIMIT": ("LOGIN_ACCOUNT_RATE_LIMIT", str),
+    "HOIAN_TASK_MEMORY_MB": ("PIPELINE_TASK_MEMORY_MB", int),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -227,6 +245,12 @@ def check_config(values: Mapping[str, Any]) -> None:
             f"{', '.join(PAYMENT_METHODS)}"
         )
     _check_payment_config(values)
+    bad_origins = [o for o in values["FRAME_ANCESTORS"] if not _FRAME_ORIGIN.fullmatch(o)]
+    if bad_origins:
+        raise ConfigError(
+            f"HOIAN_FRAME_ANCESTORS has entries that are not origins: {bad_origins}; "
+            "give https://host names (or 'self'), separated by spaces or commas"
+        )
     if values["APP_ENV"] == "production":
         secret = values.get("SECRET_KEY") or ""
         if secret == INSECURE_DEV_SECRET or len(secret) < 32:

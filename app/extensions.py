@@ -8,6 +8,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from sqlalchemy import select
 
+from app.apidoc import SchemaRulesPlugin
 from app.db import db
 from app.schemas import ErrorSchema
 
@@ -21,7 +22,7 @@ class HoianApi(Api):
 
 
 migrate = Migrate()
-api = HoianApi()
+api = HoianApi(spec_kwargs={"extra_plugins": [SchemaRulesPlugin()]})
 
 Row = TypeVar("Row")
 

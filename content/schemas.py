@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.schemas import PaginationArgsSchema
+from app.schemas import PaginationArgsSchema, ServedLanguage
 from content import geo
 from content.models import SITE_KINDS, Provenance
 
@@ -23,10 +23,7 @@ def language_code(value: str) -> None:
 
 
 class LangArgsSchema(Schema):
-    lang = fields.String(
-        metadata={"description": "Language code; wins over Accept-Language"},
-        validate=language_code,
-    )
+    lang = ServedLanguage(metadata={"description": "Language code; wins over Accept-Language"})
 
 
 class SiteListArgsSchema(PaginationArgsSchema, LangArgsSchema):

@@ -6,13 +6,21 @@ from flask import Blueprint, render_template
 from markupsafe import Markup
 
 from app.i18n import requested_language
+from app.security import carries_secret
 from ticketing import presenters, qr, routes, services
 from ticketing.verify import format_serial
 
-bp = Blueprint("ticket_pages", __name__, template_folder="templates")
+bp = Blueprint(
+    "ticket_pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/t/static",
+)
 
 
 @bp.route("/t/<serial>")
+@carries_secret  # the code itself, and the order's token in the URL
 def ticket_page(serial: str) -> str:
     """One ticket to show at the gate or print: the code, the sites still open, the validity."""
     ticket = routes.readable_ticket(serial)
