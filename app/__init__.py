@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, send_from_directory
 
 from app import guards, ratelimit, security, unit_of_work
-from app.apidoc import document_served_languages
+from app.apidoc import document_input_rules
 from app.config import load_config
 from app.db import ping_after_idle
 from app.errors import register_error_handlers
@@ -45,7 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     ratelimit.init_app(app)
     api.init_app(app)
-    document_served_languages(api, app.config["LANGUAGES"])
+    document_input_rules(api, app.config["LANGUAGES"])
     _register_domains(app)
     _register_docs_assets(app)
     register_error_handlers(app)
