@@ -52,7 +52,11 @@ def run_job(name: str, *args: Any) -> None:
 class PipelineWorker(Worker):
     """RQ's worker, whose periodic maintenance (at start, then every `--maintenance-interval`
     seconds) also requeues pipeline tasks left behind by a worker that was killed, so no cron
-    job is needed for that."""
+    job is needed for that; each task runs in its own forked horse, under the memory cap."""
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        executor.cap_memory(int(worker_app().config["PIPELINE_TASK_MEMORY_MB"]))
+        super().main_work_horse(job, queue)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
@@ -72,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", type=int, default=None, help="only this job's tasks")
     parser.add_argument("--task", type=int, default=None, help="run this one task and exit")
     args = parser.parse_args(argv)
+    # One task at a time: the process's cap is each task's.
+    executor.cap_memory(int(worker_app().config["PIPELINE_TASK_MEMORY_MB"]))
     with worker_app().app_context():
         if args.task is not None:
             print(executor.execute(args.task))

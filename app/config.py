@@ -30,6 +30,10 @@ PAYMENT_METHODS = ("cash", "vietqr", "stripe")
 INSECURE_DEV_SECRET = "dev-only-not-secret-change-me"  # noqa: S105 - refused in production
 
 
+#: A CSP frame-ancestors source: 'self', or a scheme and host (a leading *. allowed), no path.
+_FRAME_ORIGIN = re.compile(r"'self'|https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot start the app; the message says what to set."""
 
@@ -142,6 +146,14 @@ class Config:
     MAIL_DIR: str | None = None
     MAIL_MAX_ATTEMPTS = 5
     MAIL_RETRY_BASE_S = 30.0
+    # Hostile input and headers (app/guards.py, app/security.py, README "Reliability"): the
+    # largest JSON body; who may frame the tourist pages and plaques (CSP origins, none by
+    # default); the login limit per account, on top of LOGIN_RATE_LIMIT per address; the
+    # memory a pipeline task may use before it fails as out_of_memory (0: no cap).
+    MAX_JSON_BYTES = 2 * 1024 * 1024
+    FRAME_ANCESTORS: list[str] = []
+    LOGIN_ACCOUNT_RATE_LIMIT = "20 per hour"
+    PIPELINE_TASK_MEMORY_MB = 4096
 
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
@@ -157,6 +169,7 @@ class TestingConfig(Config):
     APP_ENV = "testing"
     LOG_JSON = False
     LOGIN_RATE_LIMIT = "1000 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "1000 per minute"
     ORDER_RATE_LIMIT = "100000 per minute"
     PIPELINE_SPAWN_WORKERS = False
     TASK_RUNNER = "inline"
@@ -224,6 +237,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_MAIL_DIR": ("MAIL_DIR", str),
     "HOIAN_MAIL_MAX_ATTEMPTS": ("MAIL_MAX_ATTEMPTS", int),
     "HOIAN_MAIL_RETRY_BASE_S": ("MAIL_RETRY_BASE_S", float),
+    "HOIAN_MAX_JSON_KB": ("MAX_JSON_BYTES", lambda v: int(float(v) * 1024)),
+    "HOIAN_FRAME_ANCESTORS": ("FRAME_ANCESTORS", lambda v: v.replace(",", " ").split()),
+    "HOIAN_LOGIN_ACCOUNT_RATE_LIMIT": ("LOGIN_ACCOUNT_RATE_LIMIT", str),
+    "HOIAN_TASK_MEMORY_MB": ("PIPELINE_TASK_MEMORY_MB", int),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -285,6 +302,12 @@ def check_config(values: Mapping[str, Any]) -> None:
         )
     _check_payment_config(values)
     _check_mail_config(values)
+    bad_origins = [o for o in values["FRAME_ANCESTORS"] if not _FRAME_ORIGIN.fullmatch(o)]
+    if bad_origins:
+        raise ConfigError(
+            f"HOIAN_FRAME_ANCESTORS has entries that are not origins: {bad_origins}; "
+            "give https://host names (or 'self'), separated by spaces or commas"
+        )
     if values["APP_ENV"] == "production":
         secret = values.get("SECRET_KEY") or ""
         if secret == INSECURE_DEV_SECRET or len(secret) < 32:

@@ -9,11 +9,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import g, has_request_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    registry,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,9 +88,11 @@ def ping_after_idle(engine: Engine, *, idle_s: float) -> None:
     `pool_pre_ping` pays a round trip on every checkout, one per request (8 % of a gate
     scan's time on PostgreSQL); connections go stale while they sit unused (a restarted or
     failed-over server, a firewall dropping idle sockets), which this catches the same way: a
-    failed ping makes the pool discard the connection and open another. A server lost in the
-    middle of a burst fails the requests that were using it, and SQLAlchemy then empties the
-    pool, as it would with pre-ping.
+    failed ping makes the pool discard the connection and open another. A connection that dies
+    within `idle_s` (a server restarted in the middle of a burst, `pg_terminate_backend`) is
+    found by the request's first statement instead: SQLAlchemy then invalidates it and every
+    older pooled connection, and the request shell runs the request again on a fresh one if it
+    had written nothing (`lost_connection_before_any_write`).
     """
 
     @event.listens_for(engine, "checkin")
@@ -132,6 +142,40 @@ def begin_write() -> None:
     """Start this session's transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
     if db.engine.dialect.name == "sqlite" and db.session().get_transaction() is None:
         db.session.connection(execution_options={"sqlite_begin_mode": "IMMEDIATE"})
+
+
+# --- connections lost in the middle of a request ---------------------------------------------
+
+_WROTE = "hoian_db_wrote"
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` is the database connection found dead (SQLAlchemy has invalidated it)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def lost_connection_before_any_write(exc: BaseException) -> bool:
+    """Whether the request may run again on a fresh connection: its connection died, and it had
+    sent no write, so the server (which rolls back a dead connection's transaction) kept nothing
+    and nothing was half done."""
+    return lost_connection(exc) and not g.get(_WROTE, False)
+
+
+def _note_write() -> None:
+    if has_request_context():
+        setattr(g, _WROTE, True)
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session: Session, flush_context: Any, instances: Any) -> None:
+    _note_write()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state: ORMExecuteState) -> None:
+    # Bulk UPDATE/DELETE/INSERT and textual SQL (SET LOCAL, ...) count as writes.
+    if not state.is_select:
+        _note_write()
 
 
 # --- work after commit ------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, has_request_context, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,39 @@ def _by_field(messages: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _handle_validation_error(exc: ValidationError) -> Response:
+    """A schema loaded outside flask-smorest's arguments: the same 422 as theirs."""
+    errors = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return error_response(422, "The input is not valid; see errors.", errors=errors)
+
+
+#: Long enough for a pool to reconnect or a lock holder to finish.
+DATABASE_RETRY_AFTER_S = 1
+
+
+def _handle_database_error(exc: DBAPIError) -> Response:
+    """A lost connection, or a database too busy to answer (a lock or statement timeout, a
+    locked SQLite file): 503 with Retry-After, which clients and senders of webhooks retry."""
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+    if exc.connection_invalidated:
+        log.warning("database connection lost: %s", exc.orig)
+        return error_response(
+            503,
+            "The database connection was lost; try again in a moment.",
+            reason="database_unavailable",
+            headers=headers,
+        )
+    if isinstance(exc, OperationalError):
+        log.error("database unavailable: %s", exc.orig, exc_info=exc)
+        return error_response(
+            503,
+            "The database is busy; try again in a moment.",
+            reason="database_busy",
+            headers=headers,
+        )
+    return _handle_unexpected(exc)
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     log.error("unhandled error: %s", exc, exc_info=exc)
     return error_response(500, "An unexpected error happened; it has been logged.")
@@ -173,6 +208,8 @@ def register_error_handlers(app: Flask) -> None:
     """Route every error through the one shape (after flask-smorest registered its own)."""
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(ValidationError, _handle_validation_error)
+    app.register_error_handler(DBAPIError, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected)
 
 

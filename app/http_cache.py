@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import parse_qs
 
 from flask import Flask, Response, current_app, g, request, send_file
+from sqlalchemy.exc import DBAPIError
 from werkzeug.http import parse_etags
 
 from app.i18n import chain_head, negotiate, requested_language
@@ -147,7 +148,12 @@ class ResponseCacheMiddleware:
         key = self._key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        version = self._current_version()
+        try:
+            version = self._current_version()
+        except DBAPIError:
+            # A lost connection (now discarded by the pool): let Flask serve the request, which
+            # runs it again on a fresh connection or answers in the error shape.
+            return self.wsgi_app(environ, start_response)
         with self._lock:
             if version != self._entries_version:
                 self._entries.clear()
@@ -174,12 +180,10 @@ class ResponseCacheMiddleware:
             status, body = "200 OK", entry.body
         start_response(status, headers)
         if access_log.isEnabledFor(logging.INFO):
-            path = environ.get("PATH_INFO", "")
-            query = environ.get("QUERY_STRING")
             access_log.info(
                 "%s %s %s %.1fms (cached)",
                 environ.get("REQUEST_METHOD"),
-                redact(f"{path}?{query}") if query else path,
+                redact(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")),
                 status[:3],
                 (time.perf_counter() - started) * 1000,
                 extra={"request_id": request_id},

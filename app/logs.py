@@ -6,6 +6,7 @@ import logging
 import random
 import re
 import time
+from urllib.parse import parse_qsl, quote
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -14,12 +15,24 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("hoian.access")
 
 
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:token|access_token)=)[^&]*")
+#: Query parameters that are credentials (an order's access token), compared in lower case.
+SECRET_PARAMS = frozenset({"token", "access_token"})
 
 
-def redact(path_and_query: str) -> str:
-    """The path with secrets in its query (order access tokens) blanked out, for logs."""
-    return _SECRET_PARAMS.sub(r"\1[redacted]", path_and_query)
+def redact(path: str, query: str) -> str:
+    """The path and query for logs, secrets blanked out.
+
+    The query is decoded first, as Flask decodes it: `?%74oken=` is the `token` parameter.
+    """
+    if not query:
+        return path
+    pairs = parse_qsl(query, keep_blank_values=True)
+    shown = "&".join(
+        f"{quote(name, safe='')}="
+        + ("[redacted]" if name.lower() in SECRET_PARAMS else quote(value, safe=",:"))
+        for name, value in pairs
+    )
+    return f"{path}?{shown}"
 
 
 def new_request_id() -> str:
@@ -70,7 +83,7 @@ def configure_logging(app: Flask) -> None:
             access_log.info(
                 "%s %s %s %.1fms",
                 request.method,
-                redact(request.full_path.rstrip("?")),
+                redact(request.path, request.query_string.decode("latin-1")),
                 response.status_code,
                 elapsed_ms,
             )

@@ -1,4 +1,5 @@
-"""Per-client rate limits on chosen endpoints (login, order creation), per app.
+"""Rate limits on chosen endpoints (login, order creation), per client address, and on failed
+logins per account, per app.
 
 Built on `limits` (the library under Flask-Limiter) with a moving window, in Redis when
 REDIS_URL is set so every web process shares the count, in memory otherwise. Only decorated
@@ -7,10 +8,12 @@ views pay for it; nothing runs on other requests.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, wraps
 from typing import Any, TypeVar, cast
 
@@ -45,6 +48,11 @@ def init_app(app: Flask) -> None:
     app.extensions["hoian_rate_limiter"] = MovingWindowRateLimiter(storage)
 
 
+def _retry_after(limiter: MovingWindowRateLimiter, item: RateLimitItem, *ids: str) -> RateLimited:
+    reset = limiter.get_window_stats(item, *ids).reset_time
+    return RateLimited(headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))})
+
+
 def rate_limited(config_key: str) -> Callable[[F], F]:
     """Refuse a client address past the limit named by `config_key` (e.g. '10 per minute')."""
 
@@ -60,12 +68,39 @@ def rate_limited(config_key: str) -> Callable[[F], F]:
                 log.error("rate limit store unavailable, not limiting: %s", exc)
                 return view(*args, **kwargs)
             if not allowed:
-                reset = limiter.get_window_stats(item, config_key, who).reset_time
-                retry = max(1, math.ceil(reset - time.time()))
-                raise RateLimited(headers={"Retry-After": str(retry)})
+                raise _retry_after(limiter, item, config_key, who)
             return view(*args, **kwargs)
 
         wrapper.rate_limit = config_key  # type: ignore[attr-defined]
         return cast(F, wrapper)
 
     return decorator
+
+
+@contextmanager
+def failures_limited(config_key: str, *, key: str, failure: type[Exception]) -> Iterator[None]:
+    """Count the `failure`s of the block per `key` (an account, whatever the address), and
+    refuse the block at once while the limit named by `config_key` is used up.
+
+    Only failures count, so the owner of an account is not locked out by using it; a guesser
+    spread over many addresses is held to the limit all the same.
+    """
+    limiter: MovingWindowRateLimiter = current_app.extensions["hoian_rate_limiter"]
+    item = _parse(str(current_app.config[config_key]))
+    # The key may be personal (an email address): the store sees only its digest.
+    who = hashlib.sha256(key.encode()).hexdigest()[:32]
+    try:
+        allowed = limiter.test(item, config_key, who)
+    except Exception as exc:  # noqa: BLE001 - a dead limit store must not stop logins
+        log.error("rate limit store unavailable, not limiting: %s", exc)
+        allowed = True
+    if not allowed:
+        raise _retry_after(limiter, item, config_key, who)
+    try:
+        yield
+    except failure:
+        try:
+            limiter.hit(item, config_key, who)
+        except Exception as exc:  # noqa: BLE001
+            log.error("rate limit store unavailable, not counting: %s", exc)
+        raise

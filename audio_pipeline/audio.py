@@ -4,15 +4,18 @@ phone speakers (pyloudnorm, ITU-R BS.1770-4), true peak limited, encoded to Opus
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pyloudnorm
@@ -140,36 +143,93 @@ def probe(path: Path) -> ProbeInfo:
     )
 
 
-def decode(path: Path, *, rate: int = MASTER_RATE) -> Audio:
-    """Decode the first audio stream to mono float samples at `rate` with ffmpeg."""
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [
-            require_tool("ffmpeg"),
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            "0:a:0",
-            "-ac",
-            "1",
-            "-ar",
-            str(rate),
-            "-f",
-            "f32le",
-            "pipe:1",
-        ],
-        capture_output=True,
-        timeout=600,
-        check=False,
-    )
-    errors = result.stderr.decode("utf-8", "replace").strip()
-    if result.returncode != 0 or not result.stdout:
-        detail = errors.splitlines()[-1] if errors else "no samples"
-        raise AudioRejected(f"the audio could not be decoded: {detail}", reason="corrupt_audio")
+#: How far past the duration limit a recording is decoded before it is refused: a container's
+#: claimed length (granule positions, headers) is the sender's word, and decoding it is not.
+DECODE_MARGIN_S = 5.0
+DECODE_TIMEOUT_S = 600.0
+_READ_BYTES = 1 << 20
+
+
+def decode(path: Path, *, rate: int = MASTER_RATE, max_seconds: float | None = None) -> Audio:
+    """Decode the first audio stream to mono float samples at `rate` with ffmpeg.
+
+    ffmpeg's output is read as it comes, into one buffer. With `max_seconds`, decoding stops
+    once it passes that length plus DECODE_MARGIN_S (AudioRejected `audio_too_long`), however
+    long the file says it is: a few megabytes of Opus with rewritten granule positions can
+    decode to gigabytes, and memory never holds more than the limit's worth of samples.
+    """
+    limit = None if max_seconds is None else int((max_seconds + DECODE_MARGIN_S) * rate)
+    command = [
+        require_tool("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "f32le",
+        "pipe:1",
+    ]
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+        ) as ffmpeg,
+    ):
+        watchdog = threading.Timer(DECODE_TIMEOUT_S, ffmpeg.kill)
+        watchdog.start()
+        try:
+            stdout = cast(io.BufferedReader, ffmpeg.stdout)
+            samples, too_long = _read_samples(stdout, limit=limit, rate=rate)
+        finally:
+            watchdog.cancel()
+            if ffmpeg.poll() is None:
+                ffmpeg.kill()  # stopped early: nothing more is wanted from it
+            ffmpeg.wait()
+        if too_long:
+            assert max_seconds is not None
+            raise AudioRejected(
+                f"the recording decodes to more than {max_seconds / 60:.0f} min, the limit "
+                "(whatever length its file claims)",
+                reason="audio_too_long",
+            )
+        errors.seek(0)
+        detail = errors.read().decode("utf-8", "replace").strip()
+    if ffmpeg.returncode != 0 or not len(samples):
+        last = detail.splitlines()[-1] if detail else "no samples"
+        raise AudioRejected(f"the audio could not be decoded: {last}", reason="corrupt_audio")
     # Not clipped: lossy files decode above full scale, and measuring them must see it.
-    return Audio(np.frombuffer(result.stdout, dtype="<f4").astype(np.float32), rate)
+    return Audio(samples, rate)
+
+
+def _read_samples(
+    stream: io.BufferedReader, *, limit: int | None, rate: int
+) -> tuple[Samples, bool]:
+    """Little-endian float32 samples from a stream, and whether there were more than `limit`.
+
+    One buffer, filled in place: sized to the limit when there is one (memory is only touched
+    as samples arrive), otherwise doubled as needed; then trimmed, so nothing is copied.
+    """
+    buffer = np.empty(limit + 1 if limit is not None else 60 * rate, dtype="<f4")
+    filled = 0  # bytes
+    while True:
+        if filled == buffer.nbytes:
+            if limit is not None:
+                return buffer, True
+            buffer.resize(2 * len(buffer), refcheck=False)
+        with buffer.data as whole, whole.cast("B") as raw:
+            count = stream.readinto(raw[filled : filled + _READ_BYTES])
+        if not count:
+            break
+        filled += count
+    buffer.resize(filled // 4, refcheck=False)
+    return buffer.astype(np.float32, copy=False), False
 
 
 def load_upload(path: Path, settings: PipelineSettings) -> tuple[Audio, ProbeInfo]:
@@ -195,7 +255,7 @@ def load_upload(path: Path, settings: PipelineSettings) -> tuple[Audio, ProbeInf
             f"{settings.max_audio_seconds / 60:.0f} min",
             reason="audio_too_long",
         )
-    audio = decode(path)
+    audio = decode(path, max_seconds=settings.max_audio_seconds)
     if info.duration_s and audio.duration_s < 0.9 * info.duration_s - 0.5:
         raise AudioRejected(
             f"only {audio.duration_s:.1f} s of {info.duration_s:.1f} s could be decoded: "

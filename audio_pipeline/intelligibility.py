@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -256,7 +256,17 @@ def cached_calibration(
 ) -> HearingBack | None:
     """A stored calibration of this voice for `lang`, if one was measured with this Whisper."""
     key = calibration_key(spec, lang, whisper_model=whisper_model or settings.whisper_model)
-    return CalibrationCache(settings).get(key)
+    return _under_current_bound(CalibrationCache(settings).get(key), settings)
+
+
+def _under_current_bound(
+    found: HearingBack | None, settings: PipelineSettings
+) -> HearingBack | None:
+    """A stored measurement judged by today's bound: the figure is the voice's, the bound is
+    the operator's (HOIAN_CALIBRATION_BOUNDS), which may have changed since."""
+    if found is None:
+        return None
+    return replace(found, bound=settings.calibration_bound(found.lang))
 
 
 def calibrate(
@@ -276,7 +286,7 @@ def calibrate(
 
     key = calibration_key(voice.spec, lang, whisper_model=transcriber.model_id)
     cache = CalibrationCache(settings)
-    if not refresh and (found := cache.get(key)) is not None:
+    if not refresh and (found := _under_current_bound(cache.get(key), settings)) is not None:
         return found
     sentences = calibration_sentences(lang)
     speech = synthesize(voice, [sentences], lang)

@@ -167,7 +167,7 @@ def _expected_version() -> int:
     if tags.star_tag or not tags:
         raise PreconditionRequired()
     for tag in tags.as_set():
-        match = _VERSIONED_ETAG.match(tag)
+        match = _VERSIONED_ETAG.match(tag) if tag else None  # `If-Match: ""` holds no tag
         if match:
             return int(match.group(1))
     raise PreconditionRequired("If-Match does not hold an ETag of this site; GET it first.")

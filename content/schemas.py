@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.schemas import PaginationArgsSchema
+from app.schemas import PaginationArgsSchema, ServedLanguage
 from content import geo
 from content.models import SITE_KINDS, Provenance
 
@@ -17,16 +16,8 @@ _TIME = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", error="use HH:MM (
 _DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
 
 
-def language_code(value: str) -> None:
-    if value not in current_app.config["LANGUAGES"]:
-        raise ValidationError(f"unsupported language; one of {current_app.config['LANGUAGES']}")
-
-
 class LangArgsSchema(Schema):
-    lang = fields.String(
-        metadata={"description": "Language code; wins over Accept-Language"},
-        validate=language_code,
-    )
+    lang = ServedLanguage(metadata={"description": "Language code; wins over Accept-Language"})
 
 
 class SiteListArgsSchema(PaginationArgsSchema, LangArgsSchema):
@@ -73,7 +64,7 @@ class OpeningHoursSchema(Schema):
 
 class ImageSchema(Schema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    alt = fields.Dict(keys=fields.String(validate=language_code), values=fields.String())
+    alt = fields.Dict(keys=ServedLanguage(), values=fields.String())
     width = fields.Integer(validate=validate.Range(min=1, max=20000))
     height = fields.Integer(validate=validate.Range(min=1, max=20000))
     credit = fields.String(validate=validate.Length(max=300))
@@ -100,7 +91,7 @@ class SiteWriteSchema(Schema):
     kind = fields.String(validate=validate.OneOf(SITE_KINDS))
     location = fields.Nested(LocationSchema)
     address = fields.Dict(
-        keys=fields.String(validate=language_code),
+        keys=ServedLanguage(),
         values=fields.String(validate=validate.Length(max=300)),
     )
     opening_hours = fields.List(fields.Nested(OpeningHoursSchema), validate=validate.Length(max=14))
@@ -111,9 +102,7 @@ class SiteWriteSchema(Schema):
     ticketed = fields.Boolean()
     published = fields.Boolean()
     ids = fields.Nested(ExternalIdsSchema)
-    texts = fields.Dict(
-        keys=fields.String(validate=language_code), values=fields.Nested(SiteTextInputSchema)
-    )
+    texts = fields.Dict(keys=ServedLanguage(), values=fields.Nested(SiteTextInputSchema))
 
 
 class SiteCreateSchema(SiteWriteSchema):
@@ -128,7 +117,7 @@ class SiteCreateSchema(SiteWriteSchema):
     location = fields.Nested(LocationSchema, required=True)
     texts = fields.Dict(
         required=True,
-        keys=fields.String(validate=language_code),
+        keys=ServedLanguage(),
         values=fields.Nested(SiteTextInputSchema),
     )
 

@@ -38,6 +38,25 @@ TASK_FUNCTION = "worker.run_task"
 _children: list[subprocess.Popen[bytes]] = []
 
 
+def cap_memory(megabytes: int) -> None:
+    """Cap this worker process's memory, so that a task needing more fails with MemoryError,
+    once and by name (`out_of_memory`), instead of the machine's OOM killer taking the worker and
+    the task being taken over and run again, to die again. 0: no cap.
+
+    The cap is RLIMIT_DATA (heap and private mappings, Linux 4.7+), not RLIMIT_AS: importing
+    torch alone maps 4.7 GB of address space, most of it never used.
+    """
+    if megabytes <= 0:
+        return
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
 def requeue_stalled() -> list[int]:
     """Queue every task a worker may claim now: due retries, and tasks whose worker died
     (its lease ran out). Claiming is idempotent, so a task queued twice runs once."""
@@ -110,6 +129,14 @@ def execute(task_id: int, *, owner: str | None = None) -> str:
             outcome = stages.run_stage(task, beat)
         except stages.StageError as exc:
             error = exc
+        except MemoryError:
+            # Over the worker's cap (cap_memory): the same input would need as much again.
+            log.error("task %s needed more memory than a task may use", task.id)
+            error = stages.StageError(
+                "out_of_memory",
+                "the task needed more memory than a pipeline task may use "
+                f"({current_app.config['PIPELINE_TASK_MEMORY_MB']} MB, HOIAN_TASK_MEMORY_MB)",
+            )
         except Exception as exc:
             log.exception("task %s crashed", task.id)
             message = f"{type(exc).__name__}: {exc}"[:500]
@@ -213,6 +240,7 @@ def worker_environment() -> dict[str, str]:
     env["HOIAN_PIPELINE_LEASE_S"] = str(config["PIPELINE_LEASE_S"])
     env["HOIAN_PIPELINE_RETRY_BASE_S"] = str(config["PIPELINE_RETRY_BASE_S"])
     env["HOIAN_PIPELINE_MAX_ATTEMPTS"] = str(config["PIPELINE_MAX_ATTEMPTS"])
+    env["HOIAN_TASK_MEMORY_MB"] = str(config["PIPELINE_TASK_MEMORY_MB"])
     env["HOIAN_AUTO_PUBLISH"] = "1" if config["AUTO_PUBLISH"] else "0"
     env["HOIAN_LANGUAGES"] = ",".join(config["LANGUAGES"])
     env["HOIAN_SOURCE_LANGUAGE"] = config["SOURCE_LANGUAGE"]

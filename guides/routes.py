@@ -105,7 +105,8 @@ def narration_create(slug: str) -> Any:
     source_default = current_app.config["SOURCE_LANGUAGE"]
     site = narrations.site_by_slug(slug)
     if request.is_json:
-        body = NarrationTextSchema().load(request.get_json(silent=True) or {})
+        # Parsed as @blp.arguments would (the body may be a form instead): the same 422 shape.
+        body = blp.ARGUMENTS_PARSER.parse(NarrationTextSchema(), location="json")
         languages = narrations.check_languages(
             source_lang=body.get("source_lang", source_default), langs=body.get("langs")
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from content.schemas import language_code
+from app.schemas import ServedLanguage
 
 
 class GuideTrackSchema(Schema):
@@ -40,9 +40,9 @@ class GuideSchema(Schema):
 
 class NarrationTextSchema(Schema):
     text = fields.String(required=True, validate=validate.Length(max=20_000))
-    source_lang = fields.String(validate=language_code)
+    source_lang = ServedLanguage()
     langs = fields.List(
-        fields.String(validate=language_code),
+        ServedLanguage(),
         metadata={"description": "Languages to build (default: every served language)"},
     )
 

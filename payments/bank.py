@@ -267,15 +267,19 @@ def _match(row: BankTransfer, order: Order | None, *, source: str) -> int | None
         )
         return flag.id
     was_paid = order.paid_at is not None
-    paid = services.payment_received(
-        payment, amount=row.amount, source=source, provider_ref=row.transaction_id
+    receipt = services.payment_received(
+        payment,
+        amount=row.amount,
+        source=source,
+        provider_ref=row.transaction_id,
+        bank_transfer_id=row.id,
     )
-    if paid:
+    if receipt.paid:
         row.outcome = TransferOutcome.MATCHED.value
     else:
         row.outcome = (TransferOutcome.DUPLICATE if was_paid else TransferOutcome.LATE).value
     db.session.flush()
-    return None
+    return receipt.flag.id if receipt.flag else None
 
 
 # --- refunds ------------------------------------------------------------------------------------

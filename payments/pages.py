@@ -9,19 +9,36 @@ from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
 from app.errors import NotFound, html_errors
+from app.security import allow_sources, carries_secret
 from payments import bank, presenters
 from ticketing import messages
 from ticketing import presenters as ticket_presenters
 from ticketing import services as tickets
 from ticketing.pages import buyer_language
 
-bp = html_errors(Blueprint("payment_pages", __name__, template_folder="templates"))
+bp = html_errors(
+    Blueprint(
+        "payment_pages",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/pay/static",
+    )
+)
+#: What Stripe's card form needs of a page's Content-Security-Policy (Stripe's own list): its
+#: script, its frames (the card fields, 3-D Secure) and its API.
+STRIPE_SOURCES = {
+    "script-src": ["https://js.stripe.com"],
+    "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+}
 
 #: Order states in which the tickets are shown.
 _WITH_TICKETS = frozenset({"paid", "partially_refunded", "disputed", "refunded"})
 
 
 @bp.route("/pay/<code>")
+@carries_secret  # the order's access token is in the URL
 def order_page(code: str) -> Response:
     """One order for its buyer (with the order's access token): pay it, then open the tickets."""
     token = request.args.get("token", "")
@@ -35,6 +52,9 @@ def order_page(code: str) -> Response:
     if order.status == "pending" and payment.get("payload"):
         # qrcode's own SVG of our VietQR text (built from configuration and the order).
         qr_svg = Markup(presenters.qr_svg(bank.payload_for(order)).decode())  # noqa: S704
+    if order.status == "pending" and payment.get("client_secret"):
+        for directive, sources in STRIPE_SOURCES.items():
+            allow_sources(directive, sources)
     zone = tickets.local_zone()
     body = render_template(
         "payments/order.html",
@@ -51,8 +71,7 @@ def order_page(code: str) -> Response:
         mail=_mail_notice(view),
     )
     response = Response(body, mimetype="text/html")
-    response.headers["Content-Language"] = lang
-    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Language"] = lang  # no-store: app.security, @carries_secret
     return response
 
 

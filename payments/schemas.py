@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas import INT32_MAX, INT64_MAX
 from payments.models import FlagKind
 
 
@@ -30,7 +31,9 @@ class BankNotificationSchema(Schema):
         metadata={"description": "The credited account (must be the configured one)"},
     )
     amount = fields.Integer(
-        required=True, validate=validate.Range(min=1), metadata={"description": "VND"}
+        required=True,
+        validate=validate.Range(min=1, max=INT64_MAX),
+        metadata={"description": "VND"},
     )
     currency = fields.String(load_default="VND", validate=validate.OneOf(("VND",)))
     description = fields.String(
@@ -59,7 +62,7 @@ class QrArgsSchema(Schema):
 
 class FlagArgsSchema(Schema):
     unresolved = fields.Boolean(load_default=True)
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT32_MAX))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

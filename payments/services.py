@@ -294,16 +294,29 @@ def backs_tickets(order: Order, payment: Payment) -> bool:
     return order.payment_reference == paid_reference(payment)
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What became of money that arrived: whether it paid the order, or the flag it raised."""
+
+    paid: bool
+    flag: PaymentFlag | None = None
+
+
 def payment_received(
-    payment: Payment, *, amount: int, source: str, provider_ref: str | None = None
-) -> bool:
-    """Record that a payment's money arrived; pay its order when it can. True if it did.
+    payment: Payment,
+    *,
+    amount: int,
+    source: str,
+    provider_ref: str | None = None,
+    bank_transfer_id: int | None = None,
+) -> Receipt:
+    """Record that a payment's money arrived; pay its order when it can.
 
     The order must be locked by the caller. Money for an order that is no longer waiting
     (expired, cancelled, already paid by other means) is recorded and flagged, never lost.
     """
     if payment.state in MONEY_RECEIVED or payment.state == PaymentState.REFUNDED.value:
-        return False  # told before
+        return Receipt(paid=False)  # told before
     order = db.session.get(Order, payment.order_id)
     assert order is not None
     if provider_ref is not None:
@@ -311,23 +324,24 @@ def payment_received(
     payment.received_amount = amount
     transition_payment(payment, "succeed", source=source, details={"amount": amount})
     if amount != payment.amount:
-        raise_flag(
+        flag = raise_flag(
             kind=FlagKind.AMOUNT_MISMATCH,
             message=(
                 f"order {order.code}: {payment.method} confirmed {amount}, asked {payment.amount}"
             ),
             order=order,
             payment=payment,
+            bank_transfer_id=bank_transfer_id,
             amount=amount,
         )
-        return False
+        return Receipt(paid=False, flag=flag)
     if order.status == OrderStatus.PENDING.value and order.expires_at > utcnow():
         tickets.mark_order_paid(
             order_id=order.id, amount=order.total_amount, reference=paid_reference(payment)
         )
-        return True
+        return Receipt(paid=True)
     paid_already = order.status != OrderStatus.PENDING.value and order.paid_at is not None
-    raise_flag(
+    flag = raise_flag(
         kind=FlagKind.DUPLICATE_PAYMENT if paid_already else FlagKind.LATE_PAYMENT,
         message=(
             f"order {order.code} is {order.status}"
@@ -336,9 +350,10 @@ def payment_received(
         ),
         order=order,
         payment=payment,
+        bank_transfer_id=bank_transfer_id,
         amount=amount,
     )
-    return False
+    return Receipt(paid=False, flag=flag)
 
 
 # --- refunds ----------------------------------------------------------------------------------

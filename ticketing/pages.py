@@ -10,11 +10,20 @@ from markupsafe import Markup
 
 from app.errors import NotFound, html_errors
 from app.i18n import supported_languages
+from app.security import carries_secret
 from ticketing import messages, phone, presenters, qr, routes, services
 from ticketing.models import Order, Ticket
 from ticketing.verify import format_serial
 
-bp = html_errors(Blueprint("ticket_pages", __name__, template_folder="templates"))
+bp = html_errors(
+    Blueprint(
+        "ticket_pages",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/t/static",
+    )
+)
 
 
 def buyer_language(order: Order) -> str:
@@ -25,9 +34,7 @@ def buyer_language(order: Order) -> str:
 
 def _page(body: str, lang: str) -> Response:
     response = Response(body, mimetype="text/html")
-    response.headers["Content-Language"] = lang
-    # The page carries the ticket itself: keep it out of shared caches.
-    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Language"] = lang  # no-store: app.security, @carries_secret
     return response
 
 
@@ -46,6 +53,7 @@ def _ticket_context(ticket: Ticket, lang: str) -> dict[str, Any]:
 
 
 @bp.route("/t/<serial>")
+@carries_secret  # the code itself, and the order's token in the URL
 def ticket_page(serial: str) -> Response:
     """One ticket to show at the gate or print: the code, the sites still open, the validity;
     a refunded or cancelled ticket says so."""
@@ -73,6 +81,7 @@ def ticket_page(serial: str) -> Response:
 
 
 @bp.route("/t/<serial>/phone.png")
+@carries_secret  # the ticket's code, as a picture
 def ticket_phone_png(serial: str) -> Response:
     """The ticket as a picture for the phone's gallery: QR code, product, validity."""
     ticket = routes.readable_ticket(serial)
@@ -108,7 +117,6 @@ def ticket_phone_png(serial: str) -> Response:
         serial=view["serial"],
     )
     response = Response(png, mimetype="image/png")
-    response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = (
         f'inline; filename="hoian-ticket-{view["serial"]}.png"'
     )

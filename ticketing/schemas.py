@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.schemas import INT32_MAX, INT64_MAX, ServedLanguage
 from content.schemas import LangArgsSchema
 from ticketing.models import TIERS
 from ticketing.payment_methods import KNOWN_METHODS
@@ -51,19 +51,13 @@ class OrderItemInSchema(Schema):
     date = fields.Date(metadata={"description": "Visit date, for products sold by date"})
 
 
-def _served_language(value: str) -> None:
-    if value not in current_app.config["LANGUAGES"]:
-        raise ValidationError(f"one of: {', '.join(current_app.config['LANGUAGES'])}")
-
-
 class OrderCreateSchema(Schema):
     items = fields.List(
         fields.Nested(OrderItemInSchema), required=True, validate=validate.Length(min=1, max=20)
     )
     email = fields.Email(required=True)
     payment_method = fields.String(required=True, validate=validate.OneOf(KNOWN_METHODS))
-    language = fields.String(
-        validate=_served_language,
+    language = ServedLanguage(
         metadata={"description": "For the ticket page and messages; default: negotiated"},
     )
 
@@ -203,7 +197,7 @@ class OrderSchema(Schema):
 
 
 class CashPaymentSchema(Schema):
-    amount_received = fields.Integer(required=True, validate=validate.Range(min=0))
+    amount_received = fields.Integer(required=True, validate=validate.Range(min=0, max=INT64_MAX))
 
 
 class CashReceiptSchema(OrderSchema):
@@ -328,7 +322,7 @@ class KeyListSchema(Schema):
 
 
 class RevocationArgsSchema(Schema):
-    since = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    since = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT32_MAX))
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
 
 
@@ -352,7 +346,7 @@ class RevocationPageSchema(Schema):
 class ConflictArgsSchema(Schema):
     site = fields.String(validate=validate.Length(max=80))
     unresolved = fields.Boolean(load_default=False)
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=INT32_MAX))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

@@ -984,7 +984,13 @@ def _issue_tickets(order: Order) -> list[Ticket]:
 
 def get_ticket(*, serial: str | int) -> Ticket:
     """One ticket by its serial (as printed, or as a number)."""
-    number = serial if isinstance(serial, int) else _serial_or_422(serial)
+    if isinstance(serial, int):
+        number = serial
+    else:
+        try:
+            number = parse_serial(serial)
+        except ValueError as exc:  # a path that cannot name a ticket names none
+            raise NotFound(str(exc), reason="invalid_serial") from None
     ticket: Ticket | None = db.session.scalar(select(Ticket).where(Ticket.serial == number))
     if ticket is None:
         raise NotFound(f"no ticket {format_serial(number)}")

@@ -163,7 +163,8 @@ def _manifest(
     }
 
 
-def _write_atomically(path: Path, write: Any) -> None:
+def write_atomically(path: Path, write: Any) -> None:
+    """Write a file under a temporary name and rename it into place: never seen half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -191,7 +192,7 @@ def _ensure_zip(version: str, entries: list[PackEntry], manifest: dict[str, Any]
     target = zip_path(version)
     for entry in entries:
         if entry.data is not None and not blob_path(entry.sha256).is_file():
-            _write_atomically(blob_path(entry.sha256), lambda out, d=entry.data: out.write(d))
+            write_atomically(blob_path(entry.sha256), lambda out, d=entry.data: out.write(d))
 
     def write(out: Any) -> None:
         with zipfile.ZipFile(out, "w") as archive:
@@ -210,13 +211,11 @@ def _ensure_zip(version: str, entries: list[PackEntry], manifest: dict[str, Any]
                         while chunk := src.read(1 << 16):
                             dst.write(chunk)
 
-    _write_atomically(target, write)
+    write_atomically(target, write)
     digest = hashlib.sha256()
     with target.open("rb") as built:
         while chunk := built.read(1 << 16):
             digest.update(chunk)
     facts = {"bytes": target.stat().st_size, "sha256": digest.hexdigest()}
-    _write_atomically(
-        target.with_suffix(".json"), lambda out: out.write(json.dumps(facts).encode())
-    )
+    write_atomically(target.with_suffix(".json"), lambda out: out.write(json.dumps(facts).encode()))
     return facts

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, g, render_template, request, url_for
 
 from app.errors import NotFound, html_errors
 from app.i18n import default_language, native_name, negotiate, supported_languages
+from app.security import frameable
 from content.presenters import public_url
 from web import services
 from web.messages import day_names, messages
@@ -84,12 +85,11 @@ def _html(body: str, *, status: int = 200, lang: str) -> Response:
     response.headers["Vary"] = "Accept-Language, Cookie"
     # Revalidate every time (a 304 costs a few hundred bytes): texts and guides change.
     response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return response
 
 
 @bp.route("/s/<string(maxlength=80):slug>")
+@frameable
 def site_page(slug: str) -> Response:
     """The site's page in the tourist's language: guide, transcript, text, hours, map, tickets."""
     requested = page_language()

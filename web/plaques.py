@@ -4,25 +4,33 @@ the public base URL, and "scan for the audio guide" in the main languages; black
 SVG for the sign maker, PDF (fpdf2, DejaVu fonts for Vietnamese and Cyrillic) for the printer,
 and one PDF with every site's plaque. The QR code uses error correction Q: a plaque outdoors
 still scans with a quarter of it dirty or scratched.
+
+A PDF takes seconds to draw (every QR module a rectangle, fonts subset and embedded), so each is
+drawn once per content and kept under MEDIA_DIR/plaques, named by a digest of what is on its
+pages, as offline packs are: asking again costs a few queries and a file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import qrcode
 import qrcode.constants
+from flask import current_app
 from fpdf import FPDF
 
 from app.errors import ServiceUnavailable
 from content.models import Site
 from content.presenters import public_url
 from web.messages import messages
+from web.packs import write_atomically
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 #: Debian's fonts-noto-cjk: one collection holding the Japanese, Korean and Simplified Chinese
@@ -38,6 +46,8 @@ WIDTH, HEIGHT = 148.0, 210.0  # A5 portrait, millimetres
 MARGIN = 10.0
 QR_SIZE = 92.0  # the symbol with its quiet zone
 QR_TOP = 54.0
+#: Part of every kept PDF's name: raise it when the drawing code changes what a page shows.
+PDF_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +205,17 @@ def pdf(plaques: list[Plaque]) -> bytes:
     buffer = io.BytesIO()
     document.output(buffer)
     return buffer.getvalue()
+
+
+def pdf_file(plaques: list[Plaque]) -> tuple[Path, str]:
+    """The PDF of these plaques, drawn now only if no PDF of the same content was kept: its
+    path, and the digest that names it (a strong ETag)."""
+    key = json.dumps(
+        [PDF_FORMAT, CJK_FONT.is_file(), [astuple(plaque) for plaque in plaques]], default=str
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    path = Path(current_app.config["MEDIA_DIR"]) / "plaques" / f"{digest}.pdf"
+    if not path.is_file():
+        body = pdf(plaques)
+        write_atomically(path, lambda out: out.write(body))
+    return path, digest

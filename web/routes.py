@@ -16,6 +16,7 @@ from app.auth.access import BEARER, require_roles
 from app.errors import NotFound
 from app.http_cache import cached_public_read, content_addressed
 from app.i18n import default_language, native_name, requested_language, supported_languages
+from app.security import frameable
 from content import services as catalogue
 from content.cache import catalogue_version
 from content.schemas import LangArgsSchema
@@ -139,17 +140,30 @@ def pack_blob(sha256: str) -> Response:
     return content_addressed(packs.blob_path(sha256), etag=sha256, mimetype="application/json")
 
 
-def _document(body: bytes, mimetype: str, filename: str, *, download: bool) -> Response:
-    response = Response(body, mimetype=mimetype)
+def _disposed(response: Response, filename: str, *, download: bool) -> Response:
     disposition = "attachment" if download else "inline"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _document(body: bytes, mimetype: str, filename: str, *, download: bool) -> Response:
+    response = _disposed(Response(body, mimetype=mimetype), filename, download=download)
     response.add_etag()
     response.make_conditional(request)
     return response
 
 
+def _pdf(plaque_list: list[plaques.Plaque], filename: str, *, download: bool) -> Response:
+    path, digest = plaques.pdf_file(plaque_list)
+    response = Response(path.read_bytes(), mimetype="application/pdf")
+    response.set_etag(digest)
+    _disposed(response, filename, download=download).make_conditional(request)
+    return response
+
+
 @blp.route(f"/sites/{SLUG}/plaque.svg")
+@frameable
 @require_roles(*_STAFF)
 @blp.response(200, BINARY, content_type="image/svg+xml", description="An A5 plaque, SVG")
 @error_responses(blp, 401, 403, 404, reasons={404: ("site_not_found",)})
@@ -162,6 +176,7 @@ def plaque_svg(slug: str) -> Response:
 
 
 @blp.route(f"/sites/{SLUG}/plaque.pdf")
+@frameable
 @require_roles(*_STAFF)
 @blp.response(200, BINARY, content_type="application/pdf", description="An A5 plaque, PDF")
 @error_responses(
@@ -171,11 +186,11 @@ def plaque_svg(slug: str) -> Response:
 def plaque_pdf(slug: str) -> Response:
     """The site's A5 plaque as PDF for the printer (editor)."""
     site = catalogue.get_site(slug=slug, include_unpublished=True)
-    body = plaques.pdf([plaques.plaque_for(site)])
-    return _document(body, "application/pdf", f"plaque-{slug}.pdf", download=False)
+    return _pdf([plaques.plaque_for(site)], f"plaque-{slug}.pdf", download=False)
 
 
 @blp.route("/plaques.pdf")
+@frameable
 @require_roles(*_STAFF)
 @blp.response(
     200, BINARY, content_type="application/pdf", description="Every plaque, one A5 a page"
@@ -184,5 +199,5 @@ def plaque_pdf(slug: str) -> Response:
 @blp.doc(security=BEARER)
 def all_plaques_pdf() -> Response:
     """One PDF with every published site's plaque, one A5 page each, by slug (editor)."""
-    body = plaques.pdf([plaques.plaque_for(site) for site in catalogue.all_published_sites()])
-    return _document(body, "application/pdf", "plaques.pdf", download=True)
+    every = [plaques.plaque_for(site) for site in catalogue.all_published_sites()]
+    return _pdf(every, "plaques.pdf", download=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas import INT32_MAX
 from content.schemas import LangArgsSchema, SiteDetailSchema, TourSchema
 from guides.schemas import GuideSchema
 from ticketing.schemas import ProductSchema
@@ -11,7 +12,7 @@ from ticketing.schemas import ProductSchema
 
 class SyncArgsSchema(LangArgsSchema):
     since = fields.Integer(
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=INT32_MAX),
         metadata={"description": "The `cursor` of your last sync; leave out for everything"},
     )
 

@@ -26,7 +26,8 @@ from app.auth.schemas import (
     UserSchema,
     UserUpdateSchema,
 )
-from app.ratelimit import rate_limited
+from app.errors import Unauthorized
+from app.ratelimit import failures_limited, rate_limited
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Staff accounts and access")
 
@@ -38,12 +39,15 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Staff accou
 @blp.response(201, TokenSchema)
 @error_responses(blp, 401, 429, reasons={401: ("bad_credentials",)})
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
-    """Exchange email and password for a bearer token."""
-    issued = services.login(
-        email=body["email"],
-        password=body["password"],
-        ttl_hours=current_app.config["TOKEN_TTL_HOURS"],
-    )
+    """Exchange email and password for a bearer token; wrong passwords are limited per address
+    and per account."""
+    account = body["email"].strip().lower()
+    with failures_limited("LOGIN_ACCOUNT_RATE_LIMIT", key=account, failure=Unauthorized):
+        issued = services.login(
+            email=body["email"],
+            password=body["password"],
+            ttl_hours=current_app.config["TOKEN_TTL_HOURS"],
+        )
     return {
         "access_token": issued.token,
         "token_type": "Bearer",

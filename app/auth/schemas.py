@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.auth.models import ROLE_VALUES
+from app.schemas import PatchSchema
 
 _ROLE = fields.String(validate=validate.OneOf(ROLE_VALUES))
 
@@ -27,7 +28,7 @@ class UserCreateSchema(Schema):
     roles = fields.List(_ROLE, required=True, validate=validate.Length(min=1))
 
 
-class UserUpdateSchema(Schema):
+class UserUpdateSchema(PatchSchema):
     name = fields.String(validate=validate.Length(max=200))
     password = fields.String(validate=validate.Length(min=10, max=1024))
     roles = fields.List(_ROLE, validate=validate.Length(min=1))

@@ -13,8 +13,9 @@ from app.audit import AuditLog
 from app.auth import services
 from app.auth.models import ApiToken, User
 from app.db import utcnow
+from app.extensions import db as database
 from tests.app.test_shell import assert_error
-from tests.conftest import make_app
+from tests.conftest import make_app, migrate_and_seed
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "editor", "inspector", "finance", "device", None)
@@ -115,6 +116,33 @@ def test_login_is_rate_limited(tmp_path: Any) -> None:
     statuses = [client.post("/api/v1/auth/token", json=body).status_code for _ in range(3)]
     assert statuses[2] == 429
     assert client.post("/api/v1/auth/token", json=body).get_json()["reason"] == "rate_limited"
+
+
+def test_guesses_at_one_account_from_many_addresses_are_limited(tmp_path: Any) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'x.db'}", LOGIN_ACCOUNT_RATE_LIMIT="3 per hour")
+    migrate_and_seed(app)
+    with app.app_context():
+        services.create_user(
+            email="lan@hoian.test", password="correct horse battery", roles=["editor"]
+        )
+        database.session.commit()
+    client = app.test_client()
+
+    def attempt(email: str, password: str, n: int) -> Any:
+        # Each guess from its own address: the per-address limit never trips.
+        return client.post(
+            "/api/v1/auth/token",
+            json={"email": email, "password": password},
+            environ_base={"REMOTE_ADDR": f"203.0.113.{n}"},
+        )
+
+    assert [attempt("lan@hoian.test", "guess", n).status_code for n in range(3)] == [401] * 3
+    refused = attempt("LAN@hoian.test", "correct horse battery", 10)
+    assert_error(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
+    # Other accounts are not affected, and a right password never counted against the owner.
+    assert attempt("nobody@hoian.test", "guess", 11).status_code == 401
+    assert attempt("lan2@hoian.test", "guess", 12).status_code == 401
 
 
 def test_cli_creates_a_user(app: Flask, db: Any) -> None:

@@ -3,7 +3,9 @@ never clips, and comes out as Opus and AAC with checksums and durations."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import soundfile  # noqa: E402
 from audio_pipeline import audio  # noqa: E402
 from audio_pipeline.errors import AudioRejected  # noqa: E402
 from audio_pipeline.settings import PipelineSettings  # noqa: E402
+from tests.audio_pipeline.bombs import opus_granule_bomb  # noqa: E402
 
 SENTENCE = "Welcome to the old town of Hoi An. The covered bridge is in front of you."
 
@@ -76,6 +79,41 @@ def test_silence_and_limits_are_rejected(
     assert _reason(speech, tight) == "file_too_large"
     brief = PipelineSettings(model_dir=settings.model_dir, max_audio_seconds=2.0)
     assert _reason(speech, brief) == "audio_too_long"
+
+
+_LOAD_IN_A_CHILD = """
+import sys
+from pathlib import Path
+from audio_pipeline import audio
+from audio_pipeline.errors import AudioRejected
+from audio_pipeline.settings import PipelineSettings
+from tests.audio_pipeline.bombs import peak_rss_mb
+try:
+    audio.load_upload(Path(sys.argv[1]), PipelineSettings(max_audio_seconds=float(sys.argv[2])))
+except AudioRejected as exc:
+    print(exc.reason, peak_rss_mb())
+"""
+
+
+def test_a_granule_bomb_stops_at_the_limit_in_bounded_memory(tmp_path: Path) -> None:
+    """33 minutes of Opus whose container claims 2: ffprobe believes it (under a 5-minute
+    limit), and the decoder stops at 5 minutes plus the margin; measured in a child process,
+    whose peak memory is its own (decoding all of it held 0.8 GB before)."""
+    bomb = opus_granule_bomb(tmp_path / "bomb.opus", block_s=10, repeats=200, claimed_s=120)
+    assert bomb.stat().st_size < 2_000_000
+    assert abs(audio.probe(bomb).duration_s - 120) < 1
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_A_CHILD, str(bomb), "300"],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    reason, peak_mb = done.stdout.decode().split()
+    assert reason == "audio_too_long"
+    assert float(peak_mb) < 300, peak_mb
+    # The bound is the limit's worth of samples: a real recording under it still decodes.
+    honest = opus_granule_bomb(tmp_path / "honest.opus", block_s=10, repeats=3, claimed_s=30)
+    assert abs(audio.decode(honest, max_seconds=300).duration_s - 30) < 0.5
 
 
 def test_unaccepted_containers_are_refused(

@@ -192,13 +192,18 @@ def test_money_for_an_expired_or_paid_order_is_recorded_and_flagged(buyer: Buyer
     row.expires_at = row.created_at
     db.session.flush()
     ticket_services.expire_orders()
-    assert deliver_bank(buyer.client, notification(late)).get_json()["status"] == "late"
+    late_answer = deliver_bank(buyer.client, notification(late)).get_json()
+    assert late_answer["status"] == "late"
     assert deliver_bank(buyer.client, notification(twice)).get_json()["status"] == "matched"
-    assert deliver_bank(buyer.client, notification(twice)).get_json()["status"] == "duplicate"
+    second = deliver_bank(buyer.client, notification(twice)).get_json()
+    assert second["status"] == "duplicate" and second["duplicate"] is False  # not a resend
     assert order_row(db, late["code"]).status == "expired"
     assert issuances(db, twice["code"]) == 1
-    kinds = [flag.kind for flag in db.session.scalars(select(PaymentFlag).order_by(PaymentFlag.id))]
-    assert kinds == ["late_payment", "duplicate_payment"]
+    flags = list(db.session.scalars(select(PaymentFlag).order_by(PaymentFlag.id)))
+    assert [flag.kind for flag in flags] == ["late_payment", "duplicate_payment"]
+    # Each answer names the flag it raised, and the flag names the transfer.
+    assert [late_answer["flag"], second["flag"]] == [flag.id for flag in flags]
+    assert all(flag.bank_transfer_id is not None for flag in flags)
     assert [p.state for p in payments_of(db, twice["code"])] == ["succeeded", "succeeded"]
 
 

@@ -58,6 +58,30 @@ def test_a_card_order_gets_one_payment_intent_in_vnd_with_a_deterministic_key(
     assert len(stripe_fake.created("/v1/payment_intents")) == 1
 
 
+def test_the_card_form_page_lets_only_stripe_in(buyer: Buyer) -> None:
+    order = buyer.order("stripe", (PASS, "foreign", 1))
+    page = buyer.client.get(f"/pay/{order['code']}", query_string={"token": order["access_token"]})
+    html = page.get_data(as_text=True)
+    assert (
+        page.status_code == 200
+        and f'data-client-secret="{order["payment"]["client_secret"]}"' in html
+    )
+    assert "<script>" not in html and "/pay/static/card.js" in html
+    policy = dict(
+        part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";")
+    )
+    assert policy["script-src"] == "'self' https://js.stripe.com"
+    assert policy["frame-src"] == "https://js.stripe.com https://hooks.stripe.com"
+    assert policy["connect-src"] == "'self' https://api.stripe.com"
+    assert policy["frame-ancestors"] == "'none'"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    # Other pages keep the strict policy.
+    assert "stripe" not in buyer.client.get("/buy/old-town-pass").headers["Content-Security-Policy"]
+    with buyer.client.get("/pay/static/card.js") as script:
+        assert script.status_code == 200 and b"confirmPayment" in script.data
+
+
 def test_five_deliveries_in_shuffled_order_pay_once_and_issue_tickets_once(
     buyer: Buyer, stripe_fake: FakeStripe, db: Any
 ) -> None:

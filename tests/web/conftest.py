@@ -72,6 +72,11 @@ def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LOG_JSON": "true",
         "LOG_LEVEL": "WARNING",
         "HOIAN_SPEECH_PYTHON": sys.executable,
+        # These tests are about the tourist page, and espeak-ng is the only French voice here:
+        # Whisper hears it back too poorly (0.8-1.0) for it to be offered or published by
+        # default (tests/guides hold that); here its French is let through.
+        "HOIAN_CALIBRATION_BOUNDS": "fr=1.5",
+        "HOIAN_HEARING_BOUNDS": "fr=1.5",
     }
     for command in (
         [str(BIN / "flask"), "db", "upgrade"],

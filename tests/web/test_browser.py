@@ -45,7 +45,7 @@ def _context(chromium: Any, **kwargs: Any) -> Any:
 
 def _playing(page: Any, *, beyond_s: float = 1.0) -> None:
     page.evaluate(f"{PLAYER}.play()")
-    page.wait_for_function(f"{PLAYER}.currentTime > {beyond_s}", timeout=20_000)
+    page.wait_for_function(f"() => {PLAYER}.currentTime > {beyond_s}", timeout=20_000)
 
 
 def test_french_visitor_listens_with_captions_and_again_offline(
@@ -58,12 +58,12 @@ def test_french_visitor_listens_with_captions_and_again_offline(
         assert page.get_attribute("html", "lang") == "fr"
         assert page.locator("#guide-title").inner_text() == "Guide audio"
         assert page.get_attribute("#player", "lang") == "fr"
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=10_000)
 
         _playing(page)
         assert page.evaluate(f"{PLAYER}.currentSrc").endswith((".opus", ".m4a"))
         page.wait_for_function(
-            "document.getElementById('caption').textContent.trim().length > 0", timeout=15_000
+            "() => document.getElementById('caption').textContent.trim().length > 0", timeout=15_000
         )
         assert page.locator("#caption").is_visible()
         page.evaluate(f"{PLAYER}.pause()")
@@ -71,7 +71,7 @@ def test_french_visitor_listens_with_captions_and_again_offline(
 
         # The worker kept the page, the audio and the captions: the signal drops, it still plays.
         page.wait_for_function(
-            "caches.open('hoian-media').then((c) => c.keys()).then((k) => k.length >= 2)",
+            "() => caches.open('hoian-media').then((c) => c.keys()).then((k) => k.length >= 2)",
             timeout=20_000,
         )
         context.set_offline(True)
@@ -81,7 +81,7 @@ def test_french_visitor_listens_with_captions_and_again_offline(
         page.evaluate(f"{PLAYER}.currentTime = 0")
         _playing(page)
         page.wait_for_function(
-            "document.getElementById('caption').textContent.trim().length > 0", timeout=15_000
+            "() => document.getElementById('caption').textContent.trim().length > 0", timeout=15_000
         )
         context.set_offline(False)
     finally:
@@ -136,7 +136,7 @@ def test_page_weight_before_the_audio_starts_is_under_100_kb(
     page = context.new_page()
     try:
         page.goto(f"{guide_server.base}/s/{SITE}", wait_until="networkidle")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=10_000)
         page.wait_for_load_state("networkidle")
         before_audio = list(transfers)
         total = sum(item["bytes"] for item in before_audio)
@@ -259,7 +259,7 @@ def test_the_service_worker_keeps_at_most_120_media_files_dropping_the_oldest(
     page = context.new_page()
     try:
         page.goto(f"{guide_server.base}/s/{SITE}?lang=en")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=10_000)
         audio = page.get_attribute("#player source", "src")  # preload="none": not fetched yet
         assert audio and audio.startswith("/media/")
         # 125 older files already kept, then one more fetched through the worker. (The page's
@@ -276,7 +276,7 @@ def test_the_service_worker_keeps_at_most_120_media_files_dropping_the_oldest(
         )
         page.evaluate(f"fetch({audio!r}).then((r) => r.arrayBuffer())")
         page.wait_for_function(
-            f"""caches.open('hoian-media').then((c) => c.keys()).then((k) =>
+            f"""() => caches.open('hoian-media').then((c) => c.keys()).then((k) =>
                  k.length === 120 && k.some((r) => r.url.endsWith({audio!r})))""",
             timeout=10_000,
         )
@@ -288,3 +288,40 @@ def test_the_service_worker_keeps_at_most_120_media_files_dropping_the_oldest(
         assert old == list(range(old[0], 125)) and old[0] >= 5, old
     finally:
         context.close()
+
+
+def test_every_page_runs_under_its_content_security_policy(
+    guide_server: Server, chromium: Any, artifacts_dir: Path
+) -> None:
+    """The strict policy (no inline script or style) breaks nothing: the tourist page, the
+    ticket form and order page, and the API docs all work, and the browser reports no
+    violation."""
+    context = _context(chromium, extra_http_headers={"Accept-Language": "en"})
+    context.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    console: list[str] = []
+    context.on("console", lambda message: console.append(message.text))
+    page = context.new_page()
+    try:
+        page.goto(f"{guide_server.base}/s/{SITE}")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=10_000)
+        _playing(page, beyond_s=0.2)
+        assert page.evaluate("window.violations") == []
+        page.get_by_role("link", name="Buy a ticket: Hội An Old Town entrance ticket").click()
+        page.get_by_label("Email (for your tickets)").fill("visitor@example.org")
+        page.get_by_role("button", name="Order").click()
+        assert "/pay/" in page.url and "Pay at a ticket desk" in page.content()
+        assert page.evaluate("getComputedStyle(document.querySelector('.ref')).fontWeight") == "700"
+        assert page.evaluate("window.violations") == []
+        page.goto(f"{guide_server.base}/api/docs")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.opblock').length > 20", timeout=20_000
+        )
+        page.screenshot(path=str(artifacts_dir / "api-docs.png"))
+        assert page.evaluate("window.violations") == []
+    finally:
+        context.close()
+    assert not [line for line in console if "Content Security Policy" in line], console

@@ -94,7 +94,7 @@ def test_a_ticket_saves_to_the_phone_as_a_picture_whose_code_scans(
     ("path", "status", "words"),
     [
         ("/s/{}?lang=fr".format("x" * 81), 404, "Page introuvable"),
-        ("/t/NOT-A-SERIAL?token=x&lang=de", 422, "Dieser Link ist ungültig"),
+        ("/t/NOT-A-SERIAL?token=x&lang=de", 404, "Seite nicht gefunden"),
         ("/t/00000-00001?token=hot_nothing", 404, "Page not found"),
         ("/pay/NOSUCHORDER?token=x&lang=vi", 404, "Không tìm thấy trang"),
         ("/buy/no-such-product?lang=es", 404, "Hội An"),

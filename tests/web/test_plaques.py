@@ -18,6 +18,13 @@ SITE = "fujian-assembly-hall"
 A5_POINTS = (419.53, 595.28)
 
 
+@pytest.fixture(autouse=True)
+def media(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Kept PDFs go to this test's own media directory."""
+    monkeypatch.setitem(app.config, "MEDIA_DIR", str(tmp_path / "media"))
+    return tmp_path / "media"
+
+
 def _zbar(png: Path) -> str:
     if shutil.which("zbarimg") is None:
         pytest.skip("needs zbarimg (make system-deps)")
@@ -103,3 +110,33 @@ def test_pdf_plaque_scans_and_the_printer_gets_every_site(
         "/api/v1/plaques.pdf", headers={**editor, "If-None-Match": every.headers["ETag"]}
     )
     assert again.status_code == 304
+
+
+def test_a_plaque_pdf_is_drawn_once_per_content(
+    client: Any, auth: Any, db: Any, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web import plaques
+
+    drawn: list[int] = []
+    draw = plaques.pdf
+
+    def counted(every: list[Any]) -> bytes:
+        drawn.append(len(every))
+        return draw(every)
+
+    monkeypatch.setattr(plaques, "pdf", counted)
+    editor = auth("editor")
+    first = client.get("/api/v1/plaques.pdf", headers=editor)
+    again = client.get("/api/v1/plaques.pdf", headers=editor)
+    assert first.status_code == again.status_code == 200 and len(drawn) == 1
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert len(list((media / "plaques").glob("*.pdf"))) == 1
+    # A change on a plaque (a site's name) makes a new PDF.
+    patched = client.patch(
+        f"/api/v1/sites/{SITE}",
+        json={"texts": {"en": {"name": "Fujian Hall"}}},
+        headers={**editor, "If-Match": client.get(f"/api/v1/sites/{SITE}").headers["ETag"]},
+    )
+    assert patched.status_code == 200
+    changed = client.get("/api/v1/plaques.pdf", headers=editor)
+    assert len(drawn) == 2 and changed.headers["ETag"] != first.headers["ETag"]
