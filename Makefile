@@ -89,7 +89,7 @@ lint: venv
 # The staff front-ends' words: every _(), ngettext() and N_() that no Vietnamese catalogue of
 # the front-end has yet is added, untranslated, to its messages.po; a test fails until each is
 # translated.
-CATALOGUES := web/console
+CATALOGUES := web/console web/scan
 messages: venv
 	$(BIN)/python scripts/messages.py $(CATALOGUES)
 

@@ -30,7 +30,7 @@ OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
 
 #: Reasons any operation may answer with a status (the request shell's own, app/errors.py).
 GENERIC_REASONS: dict[int, tuple[str, ...]] = {
-    400: ("bad_request",),
+    400: ("bad_request", "too_deep"),
     401: ("unauthorized",),
     403: ("forbidden",),
     404: ("not_found",),
@@ -39,10 +39,10 @@ GENERIC_REASONS: dict[int, tuple[str, ...]] = {
     413: ("too_large",),
     415: ("unsupported_media_type",),
     416: ("error",),
-    422: ("invalid", "unknown_language"),
+    422: ("invalid", "unknown_language", "nul_character"),
     428: ("precondition_required",),
     429: ("rate_limited",),
-    503: ("unavailable",),
+    503: ("unavailable", "database_unavailable", "database_busy"),
 }
 _ERROR_REF = "#/components/responses/DEFAULT_ERROR"
 

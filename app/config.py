@@ -155,6 +155,11 @@ class Config:
     LOGIN_ACCOUNT_RATE_LIMIT = "20 per hour"
     PIPELINE_TASK_MEMORY_MB = 4096
 
+    # The inspector's scanner (/scan/): a pairing code works once, for DEVICE_PAIRING_MINUTES;
+    # a device may annul its own check-in for CHECKIN_ANNUL_MINUTES after the entry.
+    DEVICE_PAIRING_MINUTES = 10
+    CHECKIN_ANNUL_MINUTES = 5
+
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
     API_VERSION = "v1"
@@ -241,6 +246,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_FRAME_ANCESTORS": ("FRAME_ANCESTORS", lambda v: v.replace(",", " ").split()),
     "HOIAN_LOGIN_ACCOUNT_RATE_LIMIT": ("LOGIN_ACCOUNT_RATE_LIMIT", str),
     "HOIAN_TASK_MEMORY_MB": ("PIPELINE_TASK_MEMORY_MB", int),
+    "HOIAN_DEVICE_PAIRING_MINUTES": ("DEVICE_PAIRING_MINUTES", int),
+    "HOIAN_CHECKIN_ANNUL_MINUTES": ("CHECKIN_ANNUL_MINUTES", int),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }

@@ -9,23 +9,27 @@ constraint) and no more sites than the ticket admits to (a check constraint on i
 
 from __future__ import annotations
 
+import enum
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, func, insert, select, update
+from sqlalchemy import Boolean, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import audit
 from app.db import utcnow
-from app.errors import NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from content.models import SiteText
 from ticketing import services
 from ticketing.models import (
     CheckinScan,
     ConflictKind,
     Order,
+    ScanDirection,
     ScanMode,
     Ticket,
     TicketEntry,
@@ -43,6 +47,11 @@ from ticketing.verify import (
 
 #: How far ahead of the server's clock an offline scan's time may be before it is refused.
 CLOCK_TOLERANCE = timedelta(minutes=5)
+#: A device clock further off than this when it uploads offline scans has its scans' times
+#: corrected by the offset; closer, the difference is the upload's own delay and is left alone.
+CLOCK_CORRECTION_THRESHOLD = timedelta(seconds=60)
+#: Entries a gate downloads to refuse a second entry offline: those of the last week.
+RECENT_ENTRIES = timedelta(days=7)
 
 MESSAGES: dict[Reason, str] = {
     Reason.OK: "Admit.",
@@ -54,6 +63,27 @@ MESSAGES: dict[Reason, str] = {
     Reason.ALREADY_REDEEMED: "This ticket already entered this site.",
     Reason.QUOTA_EXHAUSTED: "This ticket has used all the sites it admits to.",
     Reason.UNPAID: "This ticket's order is not paid.",
+}
+#: Messages that say more than their reason's, by detail.
+DETAIL_MESSAGES: dict[str, str] = {
+    "device_site": "This device is enrolled for another site.",
+}
+
+
+class ExitReason(enum.StrEnum):
+    """The answer to a scan in exit mode (a visitor leaving)."""
+
+    OK = "ok"  # the visitor's entry here is marked as left
+    INVALID = "invalid"  # not a ticket we issued (the same details as at entry)
+    NOT_ENTERED = "not_entered"  # the ticket has no entry at this site
+    ALREADY_EXITED = "already_exited"  # its entry here was marked as left before
+
+
+EXIT_MESSAGES: dict[ExitReason, str] = {
+    ExitReason.OK: "Goodbye.",
+    ExitReason.INVALID: "Not a valid ticket code.",
+    ExitReason.NOT_ENTERED: "This ticket did not enter this site.",
+    ExitReason.ALREADY_EXITED: "This ticket already left this site.",
 }
 
 _CONFLICTS: dict[Reason, ConflictKind] = {
@@ -75,6 +105,18 @@ class Gate:
     actor: str
     device_id: int | None = None
     user_id: int | None = None
+    #: The site a device is enrolled for, and since when (None: it may scan anywhere).
+    site_id: int | None = None
+    site_assigned_at: datetime | None = None
+
+    def bound_site(self, scanned_at: datetime | None) -> int | None:
+        """The site this gate must scan for at that time (None: any); an offline scan made
+        before the device was moved keeps the site it was made at."""
+        if self.site_id is None:
+            return None
+        if scanned_at is not None and self.site_assigned_at and scanned_at < self.site_assigned_at:
+            return None
+        return self.site_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +127,20 @@ class Scan:
     code: str | None = None
     serial: str | None = None
     admitted: bool = True  # offline: whether the device let the person in
+    direction: ScanDirection = ScanDirection.ENTRY
+    annulled_at: datetime | None = None  # offline: the device undid its check-in at that time
+
+    def content_hash(self) -> str:
+        """What this scan is about, so that its nonce cannot be reused for another scan."""
+        what = f"c:{self.code}" if self.code is not None else f"s:{_normal_serial(self.serial)}"
+        return hashlib.sha256(f"{self.site}\0{self.direction}\0{what}".encode()).hexdigest()
+
+
+def _normal_serial(text: str | None) -> str:
+    try:
+        return format_serial(parse_serial(text or ""))
+    except ValueError:
+        return text or ""
 
 
 @dataclass(slots=True)
@@ -164,7 +220,8 @@ _ADD_SCAN_ONCE = (
 _AUDIT = audit.AuditLog.__table__
 _SCAN_COLUMNS = (
     "actor", "nonce", "device_id", "user_id", "mode", "site_id", "ticket_id", "scanned_at",
-    "received_at", "admitted", "status", "reason", "conflict", "response",
+    "received_at", "admitted", "status", "reason", "conflict", "response", "direction",
+    "content_hash", "clock_offset_s", "annulled_at",
 )  # fmt: skip
 _ENTRY_COLUMNS = (
     "ticket_id", "site_id", "entered_at", "recorded_at", "mode", "device_id", "user_id",
@@ -334,6 +391,7 @@ def _decide(
     at: datetime,
     offline: bool,
     rules: services.CatalogueRules,
+    bound_site: int | None,
 ) -> _Decision:
     if detail is not None:
         return _Decision(Reason.INVALID, detail=detail)
@@ -341,6 +399,9 @@ def _decide(
         return _Decision(Reason.INVALID, detail="unknown_ticket")
     entered = {rules.site_slugs[site_id] for site_id, _ in ticket.entries}
     left = max(0, ticket.max_sites - len(entered))
+    if bound_site is not None and bound_site != site_id:
+        # A device scans for its own gate only: a phone carried to another site is refused.
+        return _Decision(Reason.WRONG_SITE, detail="device_site", ticket=ticket, entries_left=left)
     if claims is not None and claims.generation > ticket.generation:
         return _Decision(Reason.INVALID, detail="unknown_generation", ticket=ticket)
     revoked_at = _revoked_at(ticket, claims)
@@ -424,6 +485,7 @@ def _record(
     mode: ScanMode,
     now: datetime,
     rules: services.CatalogueRules,
+    clock_offset_s: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store the scan (and the entry it earned) once per nonce; returns the answer and
     whether it repeats an earlier one."""
@@ -472,12 +534,14 @@ def _record(
         "reason": decision.reason.value,
         "conflict": answer["conflict"],
         "response": answer,
+        "direction": scan.direction.value,
+        "content_hash": scan.content_hash(),
+        "clock_offset_s": clock_offset_s,
+        "annulled_at": scan.annulled_at,
     }
     scan_id = _write_scan(scan_row, entry, now=now)
     if scan_id is None:
-        earlier = _earlier_answer(gate, scan.nonce)
-        assert earlier is not None  # the conflict was on this gate's nonce
-        return earlier, True
+        return _earlier_answer(gate, scan), True
     if entry is not None and ticket is not None:
         ticket.entries, ticket.first_used_at = entries, first_used_at
     if outcome.conflict is not None:
@@ -504,7 +568,7 @@ def _answer(
         "status": "ok" if decision.reason is Reason.OK else "error",
         "reason": decision.reason.value,
         "detail": decision.detail,
-        "message": MESSAGES[decision.reason],
+        "message": DETAIL_MESSAGES.get(decision.detail or "", MESSAGES[decision.reason]),
         "entries_left": decision.entries_left,
         "site": site_slug,
         "nonce": scan.nonce,
@@ -513,6 +577,8 @@ def _answer(
         "decided_at": now.isoformat(),
         "admitted": outcome.admitted,
         "conflict": outcome.conflict.value if outcome.conflict else None,
+        "direction": ScanDirection.ENTRY.value,
+        "annulled_at": scan.annulled_at.isoformat() if scan.annulled_at else None,
         "ticket": None,
     }
 
@@ -559,13 +625,25 @@ def _entry(
     )
 
 
-def _earlier_answer(gate: Gate, nonce: str) -> dict[str, Any] | None:
-    row = db.session.scalar(
-        select(CheckinScan.response).where(
-            CheckinScan.actor == gate.actor, CheckinScan.nonce == nonce
-        )
+def _nonce_reused(nonce: str) -> Conflict:
+    return Conflict(
+        f"nonce {nonce!r} was already used for another scan; send a new nonce for each scan",
+        reason="nonce_reused",
+        errors={"nonce": [nonce]},
     )
-    return dict(row) if row is not None else None
+
+
+def _earlier_answer(gate: Gate, scan: Scan) -> dict[str, Any]:
+    """The answer to this gate's earlier scan with the nonce: the same scan sent again gets it,
+    another scan under the same nonce is refused (409 nonce_reused) and writes nothing."""
+    row = db.session.execute(
+        select(CheckinScan.response, CheckinScan.content_hash).where(
+            CheckinScan.actor == gate.actor, CheckinScan.nonce == scan.nonce
+        )
+    ).one()
+    if row.content_hash is not None and row.content_hash != scan.content_hash():
+        raise _nonce_reused(scan.nonce)
+    return dict(row.response)
 
 
 def redeem(*, gate: Gate, scan: Scan) -> tuple[dict[str, Any], bool]:
@@ -578,6 +656,17 @@ def redeem(*, gate: Gate, scan: Scan) -> tuple[dict[str, Any], bool]:
     claims, serial, detail = _identify(scan)
     ticket = _lock([serial]).get(serial) if serial is not None and detail is None else None
     now = utcnow()
+    if scan.direction is ScanDirection.EXIT:
+        return _exit(
+            scan,
+            gate,
+            site_id=site_id,
+            detail=detail,
+            ticket=ticket,
+            mode=ScanMode.ONLINE,
+            now=now,
+            rules=rules,
+        )
     decision = _decide(
         scan,
         site_id=site_id,
@@ -587,16 +676,58 @@ def redeem(*, gate: Gate, scan: Scan) -> tuple[dict[str, Any], bool]:
         at=now,
         offline=False,
         rules=rules,
+        bound_site=gate.bound_site(None),
     )
     return _record(
         scan, gate, site_id=site_id, decision=decision, mode=ScanMode.ONLINE, now=now, rules=rules
     )
 
 
-def sync(*, gate: Gate, scans: Sequence[Scan]) -> list[dict[str, Any]]:
+def _clock_offset(sent_at: datetime | None, now: datetime) -> timedelta:
+    """How far the device's clock is behind ours (negative: ahead), measured as its batch
+    arrives; zero when within the threshold (the upload's own delay)."""
+    if sent_at is None:
+        return timedelta(0)
+    offset = now - sent_at
+    return offset if abs(offset) > CLOCK_CORRECTION_THRESHOLD else timedelta(0)
+
+
+def _corrected(scan: Scan, offset: timedelta) -> Scan:
+    if not offset:
+        return scan
+    return replace(
+        scan,
+        scanned_at=scan.scanned_at + offset,
+        annulled_at=scan.annulled_at + offset if scan.annulled_at else None,
+    )
+
+
+def _earlier_scans(gate: Gate, scans: Sequence[Scan]) -> dict[str, dict[str, Any]]:
+    """This gate's earlier answers to these nonces; 409 nonce_reused if one came with other
+    content, or if the batch itself holds one nonce for two scans (nothing is written)."""
+    hashes: dict[str, str] = {}
+    for scan in scans:
+        if hashes.setdefault(scan.nonce, scan.content_hash()) != scan.content_hash():
+            raise _nonce_reused(scan.nonce)
+    earlier: dict[str, dict[str, Any]] = {}
+    for nonce, response, content_hash in db.session.execute(
+        select(CheckinScan.nonce, CheckinScan.response, CheckinScan.content_hash).where(
+            CheckinScan.actor == gate.actor, CheckinScan.nonce.in_(set(hashes))
+        )
+    ):
+        if content_hash is not None and content_hash != hashes[nonce]:
+            raise _nonce_reused(nonce)
+        earlier[nonce] = dict(response)
+    return earlier
+
+
+def sync(*, gate: Gate, scans: Sequence[Scan], sent_at: datetime | None) -> dict[str, Any]:
     """Record scans decided offline, in the order they happened; rule breaks become conflicts.
 
-    Returns one answer per scan, in the order given.
+    `sent_at` is the device's clock when it sent the batch: a clock found off by more than
+    CLOCK_CORRECTION_THRESHOLD has every scan's time corrected by the offset, and the
+    correction is kept with each scan and in the audit log. Returns one answer per scan, in
+    the order given, the number of conflicts, and the correction applied.
     """
     rules = services.catalogue_rules()
     site_ids = {scan.site: rules.site_ids.get(scan.site) for scan in scans}
@@ -607,20 +738,22 @@ def sync(*, gate: Gate, scans: Sequence[Scan]) -> list[dict[str, Any]]:
             reason="unknown_site",
             errors={"scans": [f"unknown site {slug!r}" for slug in sorted(set(unknown))]},
         )
+    earlier = _earlier_scans(gate, scans)
+    now = utcnow()
+    offset = _clock_offset(sent_at, now)
+    offset_s = round(offset.total_seconds()) if offset else None
+    if offset:
+        audit.record_now(
+            action="checkin.clock_corrected",
+            object_type="device" if gate.device_id else "user",
+            object_id=gate.device_id or gate.user_id,
+            changes={"offset_s": offset_s, "scans": len(scans)},
+        )
+    scans = [_corrected(scan, offset) for scan in scans]
     identified = [_identify(scan) for scan in scans]
     locked = _lock(
         [serial for _, serial, detail in identified if serial is not None and not detail]
     )
-    earlier: dict[str, dict[str, Any]] = {
-        nonce: dict(response)
-        for nonce, response in db.session.execute(
-            select(CheckinScan.nonce, CheckinScan.response).where(
-                CheckinScan.actor == gate.actor,
-                CheckinScan.nonce.in_({scan.nonce for scan in scans}),
-            )
-        )
-    }
-    now = utcnow()
     answers: list[dict[str, Any] | None] = [None] * len(scans)
     order = sorted(range(len(scans)), key=lambda i: scans[i].scanned_at)
     for index in order:
@@ -633,27 +766,321 @@ def sync(*, gate: Gate, scans: Sequence[Scan]) -> list[dict[str, Any]]:
             detail = "clock_ahead"
         site_id = site_ids[scan.site]
         assert site_id is not None
-        decision = _decide(
-            scan,
-            site_id=site_id,
-            claims=claims,
-            detail=detail,
-            ticket=locked.get(serial) if serial is not None else None,
-            at=scan.scanned_at,
-            offline=True,
-            rules=rules,
-        )
-        answer, _ = _record(
-            scan,
-            gate,
-            site_id=site_id,
-            decision=decision,
-            mode=ScanMode.OFFLINE,
-            now=now,
-            rules=rules,
-        )
+        ticket = locked.get(serial) if serial is not None else None
+        if scan.direction is ScanDirection.EXIT:
+            answer, _ = _exit(
+                scan,
+                gate,
+                site_id=site_id,
+                detail=detail,
+                ticket=ticket,
+                mode=ScanMode.OFFLINE,
+                now=now,
+                rules=rules,
+                clock_offset_s=offset_s,
+            )
+        else:
+            decision = _decide(
+                scan,
+                site_id=site_id,
+                claims=claims,
+                detail=detail,
+                ticket=ticket,
+                at=scan.scanned_at,
+                offline=True,
+                rules=rules,
+                bound_site=gate.bound_site(scan.scanned_at),
+            )
+            answer, _ = _record(
+                scan,
+                gate,
+                site_id=site_id,
+                decision=decision,
+                mode=ScanMode.OFFLINE,
+                now=now,
+                rules=rules,
+                clock_offset_s=offset_s,
+            )
+            if scan.annulled_at is not None:
+                audit.record_now(
+                    action="checkin.annul",
+                    object_type="checkin_scan",
+                    object_id=scan.nonce,
+                    changes={"site": scan.site, "mode": ScanMode.OFFLINE.value},
+                )
         answers[index] = earlier[scan.nonce] = answer
-    return [answer for answer in answers if answer is not None]
+    results = [answer for answer in answers if answer is not None]
+    return {
+        "results": results,
+        "conflicts": sum(1 for result in results if result.get("conflict")),
+        "clock_offset_s": offset_s or 0,
+        "server_time": now,
+    }
+
+
+# --- exits, annulments, occupancy -------------------------------------------------------------
+
+
+def _exit(
+    scan: Scan,
+    gate: Gate,
+    *,
+    site_id: int,
+    detail: str | None,
+    ticket: _HeldTicket | None,
+    mode: ScanMode,
+    now: datetime,
+    rules: services.CatalogueRules,
+    clock_offset_s: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """A visitor scanned leaving: their entry here gets its exit time (once), which the site's
+    occupancy subtracts. Stored once per nonce, like an entry scan."""
+    entry = None
+    if ticket is not None and detail is None:
+        entry = db.session.execute(
+            select(TicketEntry.id, TicketEntry.entered_at, TicketEntry.exited_at).where(
+                TicketEntry.ticket_id == ticket.id, TicketEntry.site_id == site_id
+            )
+        ).one_or_none()
+    if detail is not None or ticket is None:
+        reason = ExitReason.INVALID
+        detail = detail or "unknown_ticket"
+    elif entry is None:
+        reason = ExitReason.NOT_ENTERED
+    elif entry.exited_at is not None:
+        reason = ExitReason.ALREADY_EXITED
+    else:
+        reason = ExitReason.OK
+    at = now if mode is ScanMode.ONLINE else scan.scanned_at
+    answer: dict[str, Any] = {
+        "status": "ok" if reason is ExitReason.OK else "error",
+        "reason": reason.value,
+        "detail": detail,
+        "message": EXIT_MESSAGES[reason],
+        "entries_left": None,
+        "site": rules.site_slugs[site_id],
+        "nonce": scan.nonce,
+        "mode": mode.value,
+        "scanned_at": scan.scanned_at.isoformat(),
+        "decided_at": now.isoformat(),
+        "admitted": reason is ExitReason.OK,
+        "conflict": None,
+        "direction": ScanDirection.EXIT.value,
+        "annulled_at": None,
+        "ticket": None,
+    }
+    if ticket is not None:
+        answer["ticket"] = _ticket_view(
+            ticket, rules, entries=ticket.entries, first_used_at=ticket.first_used_at
+        )
+    scan_row = {
+        "actor": gate.actor,
+        "nonce": scan.nonce,
+        "device_id": gate.device_id,
+        "user_id": gate.user_id,
+        "mode": mode.value,
+        "site_id": site_id,
+        "ticket_id": ticket.id if ticket is not None else None,
+        "scanned_at": scan.scanned_at,
+        "received_at": now,
+        "admitted": reason is ExitReason.OK,
+        "status": answer["status"],
+        "reason": reason.value,
+        "conflict": None,
+        "response": answer,
+        "direction": ScanDirection.EXIT.value,
+        "content_hash": scan.content_hash(),
+        "clock_offset_s": clock_offset_s,
+        "annulled_at": None,
+    }
+    if _write_scan(scan_row, None, now=now) is None:
+        return _earlier_answer(gate, scan), True
+    if entry is not None and reason is ExitReason.OK:
+        db.session.execute(
+            update(TicketEntry)
+            .where(TicketEntry.id == entry.id)
+            .values(exited_at=max(at, entry.entered_at))
+        )
+    return answer, False
+
+
+def annul(*, gate: Gate, nonce: str, minutes: int) -> dict[str, Any]:
+    """Undo this gate's own check-in (a turnstile that did not turn, a wrong ticket scanned)
+    within `minutes` of the entry: the entry is removed, so the ticket's quota and this site
+    are free again, and the annulment is audited."""
+    mine = (
+        select(CheckinScan)
+        .where(CheckinScan.actor == gate.actor, CheckinScan.nonce == nonce)
+        .execution_options(populate_existing=True)
+    )
+    scan = db.session.scalar(mine)
+    if scan is None or scan.direction != ScanDirection.ENTRY.value:
+        raise NotFound(f"this device made no check-in with nonce {nonce!r}", reason="unknown_scan")
+    serial = (
+        db.session.scalar(select(Ticket.serial).where(Ticket.id == scan.ticket_id))
+        if scan.ticket_id is not None
+        else None
+    )
+    # The ticket's lock first, as every scan takes it: then the scan as it is under that lock.
+    locked = _lock([serial]).get(serial) if serial is not None else None
+    scan = db.session.scalar(mine.with_for_update())
+    assert scan is not None
+    if scan.annulled_at is not None:
+        raise Conflict("this check-in was annulled already", reason="already_annulled")
+    entry = (
+        db.session.scalar(
+            select(TicketEntry).where(
+                TicketEntry.ticket_id == locked.id, TicketEntry.site_id == scan.site_id
+            )
+        )
+        if locked is not None and scan.status == "ok" and scan.admitted
+        else None
+    )
+    if locked is None or entry is None:
+        raise Conflict("this scan admitted nobody: nothing to annul", reason="not_admitted")
+    rules = services.catalogue_rules()
+    now = utcnow()
+    if now - entry.entered_at > timedelta(minutes=minutes):
+        raise Conflict(
+            f"a check-in can be annulled for {minutes} minutes after the entry",
+            reason="annul_too_late",
+        )
+    remaining = [(site, at) for site, at in locked.entries if site != scan.site_id]
+    db.session.execute(delete(TicketEntry).where(TicketEntry.id == entry.id))
+    db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == locked.id)
+        .values(
+            entries_count=Ticket.entries_count - 1,
+            first_used_at=min((at for _, at in remaining), default=None),
+            updated_at=now,
+        )
+    )
+    scan.annulled_at = now
+    scan.admitted = False
+    scan.response = {**scan.response, "admitted": False, "annulled_at": now.isoformat()}
+    entries_left = max(0, locked.max_sites - len(remaining))
+    site_slug = rules.site_slugs[scan.site_id]
+    db.session.flush()
+    audit.record(
+        action="ticket.redeem.annul",
+        object_type="ticket",
+        object_id=format_serial(locked.serial),
+        changes={"site": site_slug, "nonce": nonce, "entries_left": entries_left},
+    )
+    return {
+        "nonce": nonce,
+        "site": site_slug,
+        "serial": format_serial(locked.serial),
+        "annulled_at": now,
+        "entries_left": entries_left,
+    }
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, datetime.min.time(), services.local_zone())
+    return start, start + timedelta(days=1)
+
+
+def site_occupancy(*, site_id: int, day: date, device_id: int | None = None) -> dict[str, Any]:
+    """A site's entries, exits and occupancy (entries minus exits) on one local day, and the
+    entries one device recorded there (its gate's count)."""
+    start, end = _day_bounds(day)
+    in_day = TicketEntry.site_id == site_id
+    entries = db.session.scalar(
+        select(func.count()).where(
+            in_day, TicketEntry.entered_at >= start, TicketEntry.entered_at < end
+        )
+    )
+    exits = db.session.scalar(
+        select(func.count()).where(
+            in_day, TicketEntry.exited_at >= start, TicketEntry.exited_at < end
+        )
+    )
+    answer: dict[str, Any] = {
+        "site": services.catalogue_rules().site_slugs[site_id],
+        "date": day.isoformat(),
+        "entries": entries or 0,
+        "exits": exits or 0,
+        "occupancy": max(0, (entries or 0) - (exits or 0)),
+    }
+    if device_id is not None:
+        answer["entries_here"] = db.session.scalar(
+            select(func.count()).where(
+                in_day,
+                TicketEntry.device_id == device_id,
+                TicketEntry.entered_at >= start,
+                TicketEntry.entered_at < end,
+            )
+        )
+    return answer
+
+
+def occupancy(*, slug: str, day: date) -> dict[str, Any]:
+    """The site's occupancy today (or on `day`), for the console and managers."""
+    site_id = services.catalogue_rules().site_ids.get(slug)
+    if site_id is None:
+        raise NotFound(f"no site {slug!r}")
+    return site_occupancy(site_id=site_id, day=day)
+
+
+def site_names(site_id: int) -> dict[str, str]:
+    """A site's name in every language it has one."""
+    return dict(
+        db.session.execute(
+            select(SiteText.lang, SiteText.name).where(SiteText.site_id == site_id)
+        ).all()
+    )
+
+
+def gate_status(*, gate: Gate, minutes: int) -> dict[str, Any]:
+    """What a scanner shows and needs: its site, today's counts there, the server's clock."""
+    if gate.site_id is None:
+        raise Conflict("this device is not enrolled for a site; ask an admin", reason="no_site")
+    now = utcnow()
+    return {
+        "device_id": gate.device_id,
+        "site": services.catalogue_rules().site_slugs[gate.site_id],
+        "site_names": site_names(gate.site_id),
+        "server_time": now,
+        "annul_minutes": minutes,
+        "today": site_occupancy(
+            site_id=gate.site_id, day=services.local_today(), device_id=gate.device_id
+        ),
+    }
+
+
+def recent_entries(*, site: str | None, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Entries of the last RECENT_ENTRIES (at one site, or all), oldest first after the cursor:
+    what a gate downloads to refuse a second entry while offline. Returns items and cursor."""
+    rules = services.catalogue_rules()
+    query = (
+        select(
+            TicketEntry.id,
+            Ticket.serial,
+            TicketEntry.site_id,
+            TicketEntry.entered_at,
+            TicketEntry.exited_at,
+        )
+        .join(Ticket, Ticket.id == TicketEntry.ticket_id)
+        .where(TicketEntry.id > after, TicketEntry.entered_at >= utcnow() - RECENT_ENTRIES)
+        .order_by(TicketEntry.id)
+        .limit(limit)
+    )
+    if site:
+        query = query.where(TicketEntry.site_id == _site_id(site, rules))
+    rows = db.session.execute(query).all()
+    items = [
+        {
+            "id": row.id,
+            "serial": format_serial(row.serial),
+            "site": rules.site_slugs[row.site_id],
+            "entered_at": row.entered_at,
+            "exited_at": row.exited_at,
+        }
+        for row in rows
+    ]
+    return items, rows[-1].id if rows else after
 
 
 # --- managers' views --------------------------------------------------------------------------
@@ -701,8 +1128,7 @@ def site_entries(*, slug: str, day: date) -> dict[str, Any]:
     if site_id is None:
         raise NotFound(f"no site {slug!r}")
     zone = services.local_zone()
-    start = datetime.combine(day, datetime.min.time(), zone)
-    end = start + timedelta(days=1)
+    start, end = _day_bounds(day)
     entries = db.session.execute(
         select(TicketEntry.entered_at, TicketEntry.mode).where(
             TicketEntry.site_id == site_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -13,11 +14,10 @@ from flask.cli import AppGroup
 from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
-from ticketing import services, vectors
+from ticketing import checkin, presenters, schemas, services, vectors
 from ticketing.keys import key_file
-from ticketing.models import TicketRevocation
 from ticketing.seeding import SEED_DIR, ProductSeedError, load_products
-from ticketing.verify import OfflineVerifier, format_serial
+from ticketing.verify import FORMAT_VERSION, OfflineVerifier, format_serial
 
 tickets_cli = AppGroup("tickets", help="Ticket products, signing keys and check-in tools.")
 
@@ -106,22 +106,45 @@ def retire_key(key_id: int, reissue: bool) -> None:
     click.echo(f"signing key {key.id} retired; {len(reissued)} tickets reissued")
 
 
+#: The files a scanner downloads, as `flask tickets offline-files` writes them: each is the JSON
+#: of one API answer.
+OFFLINE_FILES = {
+    "keys": "GET /api/v1/checkin/keys",
+    "products": "GET /api/v1/products",
+    "revocations": "GET /api/v1/checkin/revocations (items of every page)",
+    "entries": "GET /api/v1/checkin/entries (items of every page)",
+}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path}: not the JSON of {what}: {exc}") from exc
+
+
 @tickets_cli.command("verify")
 @click.argument("code")
 @click.option("--site", required=True, help="Slug of the site the code is scanned at.")
 @click.option("--at", "moment", help="ISO-8601 time of the scan (default: now).")
-def verify(code: str, site: str, moment: str | None) -> None:
-    """Check a QR text offline with the published keys, products and revocation list."""
-    rules = services.catalogue_rules()
-    revoked: dict[int, int] = {}
-    for row in db.session.scalars(db.select(TicketRevocation)):
-        revoked[row.serial] = max(revoked.get(row.serial, 0), row.below_generation)
-    verifier = OfflineVerifier(
-        keys=services.verification_keys(refresh=True),
-        products=rules.product_sites,
-        site=site,
-        revoked_below=revoked,
-    )
+@click.option(
+    "--files",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Folder with keys.json, products.json, revocations.json and entries.json, as a "
+    "scanner downloads them (flask tickets offline-files writes them).",
+)
+def verify(code: str, site: str, moment: str | None, folder: Path) -> None:
+    """Check a QR text as a scanner with no signal does: from downloaded keys, products,
+    revocations and entries only (never this server's database)."""
+    bundle = {
+        name: _read_json(folder / f"{name}.json", what) for name, what in OFFLINE_FILES.items()
+    }
+    try:
+        verifier = OfflineVerifier.from_bundle(bundle, site=site)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise click.ClickException(f"{folder}: files not as the API writes them: {exc}") from exc
     at = datetime.fromisoformat(moment) if moment else utcnow()
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
@@ -134,13 +157,16 @@ def verify(code: str, site: str, moment: str | None) -> None:
     }
     if verdict.claims is not None:
         claims = verdict.claims
+        products = {int(p["id"]): p["slug"] for p in bundle["products"]["items"]}
+        entered = verifier.entries.get(claims.serial, {})
         answer["ticket"] = {
             "serial": format_serial(claims.serial),
             "generation": claims.generation,
             "key_id": claims.key_id,
-            "product": rules.product_slugs.get(claims.product_id, claims.product_id),
+            "product": products.get(claims.product_id, claims.product_id),
             "tier": claims.tier_name,
             "max_sites": claims.max_sites,
+            "sites_used": sorted(entered),
             "valid_from": datetime.fromtimestamp(claims.valid_from, at.tzinfo).isoformat(),
             "valid_until": datetime.fromtimestamp(claims.valid_until, at.tzinfo).isoformat(),
             "hours_after_first_use": claims.use_window_minutes // 60 or None,
@@ -148,6 +174,53 @@ def verify(code: str, site: str, moment: str | None) -> None:
     click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
     if not verdict.ok:
         raise SystemExit(1)
+
+
+@tickets_cli.command("offline-files")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--site", help="Only this site's entries (a gate's own); default: every site.")
+def offline_files(folder: Path, site: str | None) -> None:
+    """Write what a scanner downloads (keys, products, revocations, recent entries) as the API
+    gives it, for `flask tickets verify --files` on a machine with no signal."""
+    revocations: list[Any] = []
+    cursor, more = 0, True
+    while more:
+        rows, cursor = services.list_revocations(since=cursor, limit=5000)
+        revocations += [presenters.revocation_view(row) for row in rows]
+        more = len(rows) == 5000
+    entries: list[Any] = []
+    after, more = 0, True
+    while more:
+        items, after = checkin.recent_entries(site=site, after=after, limit=5000)
+        entries += items
+        more = len(items) == 5000
+    lang = current_app.config["SOURCE_LANGUAGE"]
+    documents = {
+        "keys": schemas.KeyListSchema().dump(
+            {
+                "format": FORMAT_VERSION,
+                "keys": [presenters.key_view(k) for k in services.list_keys()],
+            }
+        ),
+        "products": schemas.ProductListSchema().dump(
+            {"items": [presenters.product_view(p, lang) for p in services.list_products()]}
+        ),
+        "revocations": schemas.RevocationPageSchema().dump(
+            {"items": revocations, "cursor": cursor, "more": False}
+        ),
+        "entries": schemas.EntryPageSchema().dump(
+            {"items": entries, "cursor": after, "more": False}
+        ),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, document in documents.items():
+        (folder / f"{name}.json").write_text(
+            json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+    click.echo(
+        f"wrote {folder}: {len(documents['keys']['keys'])} keys, {len(revocations)} revocations, "
+        f"{len(entries)} entries"
+    )
 
 
 @tickets_cli.command("expire-orders")

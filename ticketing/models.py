@@ -70,6 +70,11 @@ class ScanMode(enum.StrEnum):
     OFFLINE = "offline"  # decided by the device alone, uploaded later by sync
 
 
+class ScanDirection(enum.StrEnum):
+    ENTRY = "entry"  # a visitor going in: the rules of entry, an entry row
+    EXIT = "exit"  # a visitor leaving: the entry's exit time, for the site's occupancy
+
+
 class ConflictKind(enum.StrEnum):
     """What an offline admission broke, found when the scan reached the server."""
 
@@ -384,6 +389,7 @@ class TicketEntry(db.Model):  # type: ignore[name-defined,misc]
         UniqueConstraint("ticket_id", "site_id"),
         CheckConstraint(in_values("mode", tuple(ScanMode)), name="mode_known"),
         Index("ix_ticket_entries_site_id_entered_at", "site_id", "entered_at"),
+        Index("ix_ticket_entries_site_id_exited_at", "site_id", "exited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -396,6 +402,8 @@ class TicketEntry(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("inspector_devices.id", ondelete="SET NULL")
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: When the visitor was scanned leaving (exit mode): occupancy is entries minus exits.
+    exited_at: Mapped[datetime | None] = mapped_column(default=None)
 
     ticket: Mapped[Ticket] = relationship(back_populates="entries")
 
@@ -411,6 +419,7 @@ class CheckinScan(db.Model):  # type: ignore[name-defined,misc]
         UniqueConstraint("actor", "nonce"),
         CheckConstraint(in_values("mode", tuple(ScanMode)), name="mode_known"),
         CheckConstraint("status IN ('ok', 'error')", name="status_known"),
+        CheckConstraint(in_values("direction", tuple(ScanDirection)), name="direction_known"),
         CheckConstraint(
             "conflict IS NULL OR " + in_values("conflict", tuple(ConflictKind)),
             name="conflict_known",
@@ -443,6 +452,16 @@ class CheckinScan(db.Model):  # type: ignore[name-defined,misc]
     )
     resolution_note: Mapped[str | None] = mapped_column(String(500), default=None)
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    direction: Mapped[str] = mapped_column(
+        String(5), default=ScanDirection.ENTRY.value, server_default=ScanDirection.ENTRY.value
+    )
+    #: SHA-256 of what the scan was about (site, direction, code or serial): a nonce sent again
+    #: with other content is refused (nonce_reused) instead of getting another scan's answer.
+    content_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Seconds added to the device's times (its clock's offset from ours, measured at sync).
+    clock_offset_s: Mapped[int | None] = mapped_column(default=None)
+    #: The device undid this check-in (a turnstile that did not turn, a wrong ticket).
+    annulled_at: Mapped[datetime | None] = mapped_column(default=None)
 
     def __repr__(self) -> str:
         return f"<CheckinScan {self.id} {self.actor} {self.status} {self.reason}>"

@@ -5,30 +5,46 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.apidoc import BINARY, OPTIONAL_BEARER, error_responses
+from app.auth import services as auth_services
 from app.auth.access import BEARER, current_principal, public_write, require_roles
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.http_cache import cached_public_read
 from app.i18n import requested_language
 from app.ratelimit import rate_limited
 from content.cache import catalogue_version
-from ticketing import checkin, presenters, qr, services
-from ticketing.models import CheckinScan, Order, Ticket
+from ticketing import checkin, devices, presenters, qr, services
+from ticketing.models import CheckinScan, Order, ScanDirection, Ticket
 from ticketing.schemas import (
+    AnnulInSchema,
+    AnnulResultSchema,
     CashPaymentSchema,
     CashReceiptSchema,
     ConflictArgsSchema,
     ConflictSchema,
+    DeviceCreateSchema,
+    DeviceSchema,
+    DeviceUpdateSchema,
     DisputeSchema,
+    EnrolledDeviceSchema,
     EntriesArgsSchema,
+    EntryArgsSchema,
+    EntryPageSchema,
+    GateStatusSchema,
     KeyListSchema,
     NoteSchema,
+    OccupancySchema,
     OrderCreateSchema,
     OrderSchema,
     OrderTokenArgsSchema,
+    PairedSchema,
+    PairingInSchema,
+    PairingSchema,
+    PairInSchema,
     ProductListArgsSchema,
     ProductListSchema,
     RefundResultSchema,
@@ -260,8 +276,8 @@ def readable_ticket(serial: str) -> Ticket:
 
 def _qr_response(body: bytes, mimetype: str) -> Response:
     response = Response(body, mimetype=mimetype)
-    # The image is the ticket itself: keep it out of shared caches.
-    response.headers["Cache-Control"] = "private, no-store"
+    # The image is the ticket itself: no cache, shared or the browser's, keeps it.
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -339,7 +355,12 @@ def _gate() -> checkin.Gate:
     principal = current_principal()
     assert principal is not None  # require_roles ran
     if principal.device_id is not None:
-        return checkin.Gate(actor=f"device:{principal.device_id}", device_id=principal.device_id)
+        return checkin.Gate(
+            actor=f"device:{principal.device_id}",
+            device_id=principal.device_id,
+            site_id=principal.site_id,
+            site_assigned_at=principal.site_assigned_at,
+        )
     if "admin" in principal.roles and principal.user_id is not None:
         return checkin.Gate(actor=f"user:{principal.user_id}", user_id=principal.user_id)
     raise Forbidden(
@@ -354,7 +375,10 @@ def _scan(data: dict[str, Any]) -> checkin.Scan:
         scanned_at=data["scanned_at"],
         code=data.get("secret"),
         serial=data.get("serial"),
-        admitted=data.get("admitted", True),
+        # An annulled offline check-in admitted nobody in the end.
+        admitted=data.get("admitted", True) and data.get("annulled_at") is None,
+        direction=ScanDirection(data["direction"]),
+        annulled_at=data.get("annulled_at"),
     )
 
 
@@ -368,7 +392,10 @@ def checkin_redeem(body: dict[str, Any]) -> Any:
     """Verify a code and record the entry atomically; the verdict is in `status` and `reason`.
 
     Refusals are answered with 200 too: the scan is recorded, and a repeated nonce gets the
-    same answer (with the header Idempotent-Replayed).
+    same answer (with the header Idempotent-Replayed); a nonce reused for another scan (other
+    site, code or direction) is a 409 `nonce_reused`. A device enrolled for another site gets
+    `wrong_site` with the detail `device_site`. With `direction: exit` the scan marks the
+    visitor's entry here as left (`not_entered`, `already_exited` otherwise).
     """
     answer, replayed = checkin.redeem(gate=_gate(), scan=_scan(body))
     return answer, 200, ({_REPLAYED: "true"} if replayed else {})
@@ -378,12 +405,66 @@ def checkin_redeem(body: dict[str, Any]) -> Any:
 @require_roles("inspector")
 @blp.arguments(SyncInSchema)
 @blp.response(200, SyncResultSchema)
-@error_responses(blp, 401, 403, 422, reasons={403: ("device_required",), 422: ("unknown_site",)})
+@error_responses(
+    blp,
+    401,
+    403,
+    409,
+    422,
+    reasons={403: ("device_required",), 409: ("nonce_reused",), 422: ("unknown_site",)},
+)
 @blp.doc(security=BEARER)
 def checkin_sync(body: dict[str, Any]) -> dict[str, Any]:
-    """Upload scans made offline; each gets its answer, and rule breaks are named conflicts."""
-    results = checkin.sync(gate=_gate(), scans=[_scan(item) for item in body["scans"]])
-    return {"results": results, "conflicts": sum(1 for r in results if r.get("conflict"))}
+    """Upload scans made offline; each gets its answer, and rule breaks are named conflicts.
+
+    Send `sent_at` (the device's clock now): a clock off by more than a minute has the scans'
+    times corrected, and `clock_offset_s` says by how much."""
+    return checkin.sync(
+        gate=_gate(), scans=[_scan(item) for item in body["scans"]], sent_at=body.get("sent_at")
+    )
+
+
+@blp.route("/checkin/annul", methods=["POST"])
+@require_roles("inspector")
+@blp.arguments(AnnulInSchema)
+@blp.response(200, AnnulResultSchema)
+@error_responses(blp, 401, 403, 404, 409, 422)
+@blp.doc(security=BEARER)
+def checkin_annul(body: dict[str, Any]) -> dict[str, Any]:
+    """Undo this device's own check-in (by its nonce) within CHECKIN_ANNUL_MINUTES of the entry:
+    the ticket may enter this site again and its quota is restored; audited."""
+    return checkin.annul(
+        gate=_gate(), nonce=body["nonce"], minutes=current_app.config["CHECKIN_ANNUL_MINUTES"]
+    )
+
+
+@blp.route("/checkin/gate")
+@require_roles("inspector")
+@blp.response(200, GateStatusSchema)
+@error_responses(blp, 401, 403, 409)
+@blp.doc(security=BEARER)
+def checkin_gate() -> dict[str, Any]:
+    """The calling device's gate: its site, today's entries there (and its own), exits and
+    occupancy, and the server's clock (scanners measure their clock's offset with it)."""
+    gate = _gate()
+    if gate.device_id is None:
+        raise Forbidden("this is a device's own view", reason="device_required")
+    return checkin.gate_status(gate=gate, minutes=current_app.config["CHECKIN_ANNUL_MINUTES"])
+
+
+@blp.route("/checkin/entries")
+@require_roles("inspector")
+@blp.arguments(EntryArgsSchema, location="query")
+@blp.response(200, EntryPageSchema)
+@error_responses(blp, 401, 403, 422)
+@blp.doc(security=BEARER)
+def checkin_entries(args: dict[str, Any]) -> dict[str, Any]:
+    """Entries of the last week (at `site`, or everywhere), after the cursor: a gate keeps its
+    own to refuse a second entry offline; `flask tickets verify` reads them from a file."""
+    items, cursor = checkin.recent_entries(
+        site=args.get("site"), after=args["after"], limit=args["limit"]
+    )
+    return {"items": items, "cursor": cursor, "more": len(items) == args["limit"]}
 
 
 @blp.route("/checkin/keys")
@@ -487,3 +568,105 @@ def checkin_conflict_resolve(body: dict[str, Any], scan_id: int) -> dict[str, An
 def site_entries(args: dict[str, Any], slug: str) -> dict[str, Any]:
     """Entries at a site today (or on `date`) and by local hour: the visitor flow."""
     return checkin.site_entries(slug=slug, day=args.get("date") or services.local_today())
+
+
+@blp.route(f"/sites/{SLUG}/occupancy")
+@require_roles("finance", "inspector")
+@blp.arguments(EntriesArgsSchema, location="query")
+@blp.response(200, OccupancySchema)
+@error_responses(blp, 401, 403, 404, 422)
+@blp.doc(security=BEARER)
+def site_occupancy(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """Entries, exits (scanned in exit mode) and occupancy (entries minus exits) at a site
+    today, or on `date`."""
+    return checkin.occupancy(slug=slug, day=args.get("date") or services.local_today())
+
+
+# --- inspector devices (gates) ----------------------------------------------------------------
+
+
+@blp.route("/devices")
+class DevicesView(MethodView):
+    @require_roles("admin")
+    @blp.response(200, DeviceSchema(many=True))
+    @error_responses(blp, 401, 403)
+    @blp.doc(security=BEARER, operationId="listDevices")
+    def get(self) -> list[dict[str, Any]]:
+        """Every enrolled inspector device with its site (admin)."""
+        return [devices.device_view(device) for device in auth_services.list_devices()]
+
+    @require_roles("admin")
+    @blp.arguments(DeviceCreateSchema)
+    @blp.response(201, EnrolledDeviceSchema)
+    @error_responses(blp, 401, 403, 422)
+    @blp.doc(security=BEARER, operationId="enrollDevice")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Enroll a scanner device for a site; its token is returned once (admin). The scanner
+        app pairs instead: POST /devices/pairing gives a one-time code."""
+        principal = current_principal()
+        device, issued = devices.enroll(
+            name=body["name"],
+            site=body.get("site"),
+            enrolled_by_id=principal.user_id if principal else None,
+            ttl_days=current_app.config["DEVICE_TOKEN_TTL_DAYS"],
+        )
+        return {
+            **devices.device_view(device),
+            "access_token": issued.token,
+            "expires_at": issued.expires_at_iso,
+        }
+
+
+@blp.route("/devices/<int:device_id>", methods=["PATCH"])
+@require_roles("admin")
+@blp.arguments(DeviceUpdateSchema)
+@blp.response(200, DeviceSchema)
+@error_responses(blp, 401, 403, 404, 409, 422)
+@blp.doc(security=BEARER)
+def device_move(body: dict[str, Any], device_id: int) -> dict[str, Any]:
+    """Bind a device to another site (admin)."""
+    return devices.device_view(devices.move(device_id=device_id, site=body["site"]))
+
+
+@blp.route("/devices/<int:device_id>", methods=["DELETE"])
+@require_roles("admin")
+@blp.response(200, DeviceSchema)
+@error_responses(blp, 401, 403, 404)
+@blp.doc(security=BEARER)
+def device_revoke(device_id: int) -> dict[str, Any]:
+    """Revoke a device and its tokens (admin)."""
+    return devices.device_view(auth_services.revoke_device(device_id=device_id))
+
+
+@blp.route("/devices/pairing", methods=["POST"])
+@require_roles("admin")
+@blp.arguments(PairingInSchema)
+@blp.response(201, PairingSchema)
+@error_responses(blp, 401, 403, 404, 409)
+@blp.doc(security=BEARER)
+def device_pairing(body: dict[str, Any]) -> dict[str, Any]:
+    """A new one-time pairing code for an enrolled device (admin); it works once, for
+    DEVICE_PAIRING_MINUTES, and replaces any earlier code of the device."""
+    principal = current_principal()
+    issued = auth_services.start_pairing(
+        device_id=body["device"],
+        created_by_id=principal.user_id if principal else None,
+        minutes=current_app.config["DEVICE_PAIRING_MINUTES"],
+    )
+    return devices.pairing_view(issued)
+
+
+@blp.route("/devices/pair", methods=["POST"])
+@rate_limited("LOGIN_RATE_LIMIT")
+@public_write
+@blp.arguments(PairInSchema)
+@blp.response(201, PairedSchema)
+@error_responses(blp, 404, 409, 422, 429)
+def device_pair(body: dict[str, Any]) -> dict[str, Any]:
+    """The scanner exchanges a pairing code for its device token (once): `pairing_unknown`,
+    `pairing_used`, `pairing_expired` or `device_revoked` otherwise. The device's older tokens
+    are revoked."""
+    device, issued = auth_services.complete_pairing(
+        code=body["code"], ttl_days=current_app.config["DEVICE_TOKEN_TTL_DAYS"]
+    )
+    return devices.paired_view(device, issued)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.schemas import INT32_MAX, INT64_MAX, ServedLanguage
@@ -241,6 +243,11 @@ class ScanInSchema(Schema):
         metadata={"description": "Unique per scan; a repeated nonce gets the first answer"},
     )
     scanned_at = fields.AwareDateTime(required=True)
+    direction = fields.String(
+        load_default="entry",
+        validate=validate.OneOf(("entry", "exit")),
+        metadata={"description": "entry (default), or exit: a visitor leaving (occupancy)"},
+    )
 
     @validates_schema
     def _one_identifier(self, data: dict[str, Any], **_: Any) -> None:
@@ -252,11 +259,36 @@ class OfflineScanInSchema(ScanInSchema):
     admitted = fields.Boolean(
         load_default=True, metadata={"description": "Whether the device let the person in"}
     )
+    annulled_at = fields.AwareDateTime(
+        metadata={
+            "description": "When the device annulled this check-in (it then admitted nobody); "
+            "within CHECKIN_ANNUL_MINUTES of scanned_at"
+        }
+    )
+
+    @validates_schema
+    def _annulled_in_time(self, data: dict[str, Any], **_: Any) -> None:
+        annulled = data.get("annulled_at")
+        if annulled is None:
+            return
+        window = timedelta(minutes=current_app.config["CHECKIN_ANNUL_MINUTES"])
+        if data.get("direction") == "exit" or not (
+            data["scanned_at"] <= annulled <= data["scanned_at"] + window
+        ):
+            raise ValidationError(
+                "an entry is annulled after its scan and within the annul window", "annulled_at"
+            )
 
 
 class SyncInSchema(Schema):
     scans = fields.List(
         fields.Nested(OfflineScanInSchema), required=True, validate=validate.Length(min=1, max=500)
+    )
+    sent_at = fields.AwareDateTime(
+        metadata={
+            "description": "The device's clock as it sends the batch: a clock off by more than "
+            "a minute has its scans' times corrected by the difference"
+        }
     )
 
 
@@ -299,12 +331,124 @@ class ScanResultSchema(Schema):
     decided_at = fields.String()
     admitted = fields.Boolean()
     conflict = fields.String(allow_none=True)
+    direction = fields.String(metadata={"description": "entry or exit"})
+    annulled_at = fields.String(allow_none=True)
     ticket = fields.Nested(ScanTicketSchema, allow_none=True)
 
 
 class SyncResultSchema(Schema):
     results = fields.List(fields.Nested(ScanResultSchema), required=True)
     conflicts = fields.Integer(required=True)
+    clock_offset_s = fields.Integer(
+        required=True, metadata={"description": "Seconds added to the scans' times (0: none)"}
+    )
+    server_time = fields.DateTime(required=True)
+
+
+class AnnulInSchema(Schema):
+    nonce = fields.String(
+        required=True, validate=_NONCE, metadata={"description": "The nonce of the check-in"}
+    )
+
+
+class AnnulResultSchema(Schema):
+    nonce = fields.String(required=True)
+    site = fields.String(required=True)
+    serial = fields.String(required=True)
+    annulled_at = fields.DateTime(required=True)
+    entries_left = fields.Integer(required=True)
+
+
+class OccupancySchema(Schema):
+    site = fields.String(required=True)
+    date = fields.String(required=True)
+    entries = fields.Integer(required=True)
+    exits = fields.Integer(required=True)
+    occupancy = fields.Integer(
+        required=True, metadata={"description": "Entries minus exits on that local day"}
+    )
+    entries_here = fields.Integer(metadata={"description": "Entries this device recorded"})
+
+
+class GateStatusSchema(Schema):
+    device_id = fields.Integer(required=True)
+    site = fields.String(required=True)
+    site_names = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    server_time = fields.DateTime(required=True, metadata={"description": "For the clock offset"})
+    annul_minutes = fields.Integer(required=True)
+    today = fields.Nested(OccupancySchema, required=True)
+
+
+class EntryArgsSchema(Schema):
+    site = fields.String(validate=validate.Length(min=1, max=80))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
+
+
+class EntrySchema(Schema):
+    id = fields.Integer(required=True)
+    serial = fields.String(required=True)
+    site = fields.String(required=True)
+    entered_at = fields.DateTime(required=True)
+    exited_at = fields.DateTime(allow_none=True)
+
+
+class EntryPageSchema(Schema):
+    items = fields.List(fields.Nested(EntrySchema), required=True)
+    cursor = fields.Integer(required=True, metadata={"description": "Send as after= next time"})
+    more = fields.Boolean(required=True)
+
+
+class DeviceCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    site = fields.String(
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "Slug of the site (gate) it scans at"},
+    )
+
+
+class DeviceUpdateSchema(Schema):
+    site = fields.String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class DeviceSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    active = fields.Boolean(required=True)
+    site = fields.String(allow_none=True)
+    site_assigned_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class EnrolledDeviceSchema(DeviceSchema):
+    access_token = fields.String(
+        required=True, metadata={"description": "Shown once; store it in the scanner app"}
+    )
+    expires_at = fields.String(required=True)
+
+
+class PairingInSchema(Schema):
+    device = fields.Integer(required=True, metadata={"description": "The enrolled device's id"})
+
+
+class PairingSchema(Schema):
+    device = fields.Nested(DeviceSchema, required=True)
+    code = fields.String(
+        required=True, metadata={"description": "One-time, short-lived; shown once"}
+    )
+    expires_at = fields.DateTime(required=True)
+
+
+class PairInSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=10, max=20))
+
+
+class PairedSchema(Schema):
+    access_token = fields.String(required=True, metadata={"description": "Keep it on the device"})
+    token_type = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)
+    device = fields.Nested(DeviceSchema, required=True)
 
 
 class KeySchema(Schema):

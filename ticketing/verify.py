@@ -385,7 +385,9 @@ class OfflineVerifier:
         """From the JSON documents a scanner downloads while online.
 
         `bundle` holds "keys" (GET /api/v1/checkin/keys), "products" (GET /api/v1/products)
-        and, optionally, "revocations" (the items of GET /api/v1/checkin/revocations).
+        and, optionally, "revocations" (GET /api/v1/checkin/revocations, pages' items in seq
+        order) and "entries" (GET /api/v1/checkin/entries: entries already made, here or at
+        other sites, which count against the ticket's quota and start its use window).
         """
         revoked: dict[int, int] = {}
         reasons: dict[int, str] = {}
@@ -398,6 +400,10 @@ class OfflineVerifier:
             if below >= revoked.get(serial, 0):
                 revoked[serial] = below
                 reasons[serial] = str(item["reason"])
+        entries: dict[int, dict[str, datetime]] = {}
+        for item in bundle.get("entries", {}).get("items", []):
+            at = datetime.fromisoformat(item["entered_at"])
+            entries.setdefault(parse_serial(item["serial"]), {})[item["site"]] = at
         return cls(
             keys=KeySet.from_api(bundle["keys"]),
             products={
@@ -406,6 +412,7 @@ class OfflineVerifier:
             site=site,
             revoked_below=revoked,
             revocation_reasons=reasons,
+            entries=entries,
         )
 
 
@@ -440,7 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     """Verify one code offline against a downloaded bundle; exit 0 when it is admitted."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("code", help="the QR text")
-    parser.add_argument("--bundle", required=True, help="JSON with keys, products, revocations")
+    parser.add_argument(
+        "--bundle", required=True, help="JSON with keys, products, revocations, entries"
+    )
     parser.add_argument("--site", required=True, help="slug of the site being scanned at")
     parser.add_argument("--at", help="ISO-8601 time of the scan (default: now)")
     args = parser.parse_args(argv)

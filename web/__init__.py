@@ -1,6 +1,6 @@
 """Every HTML front-end, and what the city app needs offline: the tourist pages (the page
 behind each QR plaque, its assets and service worker, the ticket form), the staff console
-(`console/`), printable plaques, offline packs and delta sync."""
+(`console/`), the inspector's scanner (`scan/`), printable plaques, offline packs and delta sync."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def init_app(app: Flask) -> None:
     from app.errors import set_html_error_renderer
     from app.extensions import api
     from content.cli import content_cli
-    from web import console
+    from web import console, scan
     from web.cli import prune_sync
     from web.pages import bp as pages_bp
     from web.pages import render_error_page
@@ -26,3 +26,4 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(blp)
     content_cli.add_command(prune_sync)
     console.init_app(app)
+    scan.init_app(app)

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, InspectorDevice
-from app.auth.services import Principal, hash_token, resolve_token
+from app.auth.services import Principal, hash_token, resolve_token, token_refusal
 from app.db import on_commit
 from app.errors import Forbidden, Unauthorized
 
@@ -23,15 +23,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def current_principal() -> Principal | None:
     """The authenticated caller of this request, resolved once from the bearer token."""
     if "principal" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
+        token = _bearer_token()
         tokens: DeviceTokenCache = current_app.extensions["hoian_device_tokens"]
-        g.principal = (
-            tokens.resolve(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        )
+        g.principal = tokens.resolve(token) if token else None
     return cast(Principal | None, g.principal)
 
 
@@ -44,7 +46,9 @@ def require_roles(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
             if principal is None:
-                raise Unauthorized()
+                token = _bearer_token()
+                # The reason tells a scanner that was revoked from one whose token expired.
+                raise Unauthorized(reason=token_refusal(token=token) if token else None)
             if not allowed & principal.roles:
                 raise Forbidden(f"this needs one of the roles: {', '.join(sorted(allowed))}")
             return view(*args, **kwargs)

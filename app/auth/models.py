@@ -75,13 +75,43 @@ class InspectorDevice(TimestampMixin, db.Model):  # type: ignore[name-defined,mi
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The site (gate) it scans at, like pretix's gates: scans for another site are refused.
+    #: None only for devices enrolled before sites were bound, which may scan anywhere.
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="RESTRICT"), default=None
+    )
+    #: Since when it scans at that site: offline scans made before a move keep their own site.
+    site_assigned_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
     def __repr__(self) -> str:
-        return f"<InspectorDevice {self.id} {self.name!r} active={self.active}>"
+        return f"<InspectorDevice {self.id} {self.name!r} site={self.site_id} active={self.active}>"
+
+
+class DevicePairing(db.Model):  # type: ignore[name-defined,misc]
+    """A one-time code that hands an enrolled device its token: shown by the console as a QR
+    code and a short code, exchanged once by the scanner. Only its SHA-256 is stored."""
+
+    __tablename__ = "device_pairings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("inspector_devices.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    #: When the scanner exchanged it, or when a newer code for the device replaced it.
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    device: Mapped[InspectorDevice] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<DevicePairing {self.id} device={self.device_id} used={self.used_at is not None}>"
 
 
 class ApiToken(db.Model):  # type: ignore[name-defined,misc]

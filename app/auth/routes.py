@@ -1,4 +1,4 @@
-"""Staff authentication, users, inspector devices and the audit log."""
+"""Staff authentication, users and the audit log (inspector devices are gates: ticketing)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ from app import audit
 from app.apidoc import error_responses
 from app.auth import services
 from app.auth.access import BEARER, current_principal, public_write, require_roles
-from app.auth.models import ROLE_VALUES, InspectorDevice, User
+from app.auth.models import ROLE_VALUES, User
 from app.auth.schemas import (
     AuditEntrySchema,
     AuditQuerySchema,
-    DeviceCreateSchema,
-    DeviceSchema,
-    EnrolledDeviceSchema,
     LoginSchema,
     MeSchema,
     TokenSchema,
@@ -113,50 +110,6 @@ class UsersView(MethodView):
 def update_user(body: dict[str, Any], user_id: int) -> User:
     """Change roles, name, password or deactivate a user (admin); tokens are revoked."""
     return services.update_user(user_id=user_id, **body)
-
-
-@blp.route("/devices")
-class DevicesView(MethodView):
-    @require_roles("admin")
-    @blp.response(200, DeviceSchema(many=True))
-    @error_responses(blp, 401, 403)
-    @blp.doc(security=BEARER, operationId="listDevices")
-    def get(self) -> list[InspectorDevice]:
-        """Every enrolled inspector device (admin)."""
-        return services.list_devices()
-
-    @require_roles("admin")
-    @blp.arguments(DeviceCreateSchema)
-    @blp.response(201, EnrolledDeviceSchema)
-    @error_responses(blp, 401, 403)
-    @blp.doc(security=BEARER, operationId="enrollDevice")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Enroll a scanner device; its token is returned once (admin)."""
-        principal = current_principal()
-        device, issued = services.enroll_device(
-            name=body["name"],
-            enrolled_by_id=principal.user_id if principal else None,
-            ttl_days=current_app.config["DEVICE_TOKEN_TTL_DAYS"],
-        )
-        return {
-            "id": device.id,
-            "name": device.name,
-            "active": device.active,
-            "created_at": device.created_at,
-            "revoked_at": None,
-            "access_token": issued.token,
-            "expires_at": issued.expires_at_iso,
-        }
-
-
-@blp.route("/devices/<int:device_id>", methods=["DELETE"])
-@require_roles("admin")
-@blp.response(200, DeviceSchema)
-@error_responses(blp, 401, 403, 404)
-@blp.doc(security=BEARER)
-def revoke_device(device_id: int) -> InspectorDevice:
-    """Revoke a device and its tokens (admin)."""
-    return services.revoke_device(device_id=device_id)
 
 
 @blp.route("/audit")

@@ -51,25 +51,6 @@ class MeSchema(Schema):
     device_id = fields.Integer(allow_none=True)
 
 
-class DeviceCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-
-
-class DeviceSchema(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    active = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
-    revoked_at = fields.DateTime(allow_none=True)
-
-
-class EnrolledDeviceSchema(DeviceSchema):
-    access_token = fields.String(
-        required=True, metadata={"description": "Shown once; store it in the scanner app"}
-    )
-    expires_at = fields.String(required=True)
-
-
 class AuditEntrySchema(Schema):
     id = fields.Integer(required=True)
     at = fields.DateTime(required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +16,7 @@ from app import audit
 from app.auth.models import (
     ROLE_VALUES,
     ApiToken,
+    DevicePairing,
     InspectorDevice,
     Role,
     StaffSession,
@@ -42,6 +43,9 @@ class Principal:
     label: str = ""
     token_id: int | None = None
     session_id: int | None = None  # a staff console login
+    #: A device's site (gate) and since when: it scans there and nowhere else.
+    site_id: int | None = None
+    site_assigned_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +202,25 @@ def resolve_token(*, token: str) -> Principal | None:
             device_id=row.device.id,
             label=f"device:{row.device.name}",
             token_id=row.id,
+            site_id=row.device.site_id,
+            site_assigned_at=row.device.site_assigned_at,
         )
     return None
+
+
+def token_refusal(*, token: str) -> str:
+    """Why a bearer token is refused, in one stable word, so that a scanner can tell "this
+    device was revoked" from a token that merely expired (asked only after a refusal)."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None:
+        return "unknown_token"
+    if row.device is not None and not row.device.active:
+        return "device_revoked"
+    if row.revoked_at is not None:
+        return "token_revoked"
+    if row.expires_at <= utcnow():
+        return "token_expired"
+    return "unauthorized"
 
 
 def revoke_token(*, token_id: int) -> None:
@@ -235,19 +256,135 @@ def _revoke_owner_tokens(*, user_id: int | None = None, device_id: int | None = 
     )
 
 
-def enroll_device(
-    *, name: str, enrolled_by_id: int | None, ttl_days: int
-) -> tuple[InspectorDevice, IssuedToken]:
-    """Enroll a scanner device and give it its own token (shown once)."""
-    device = InspectorDevice(name=name, enrolled_by_id=enrolled_by_id)
+def create_device(*, name: str, enrolled_by_id: int | None, site_id: int | None) -> InspectorDevice:
+    """Enroll a scanner device for a site, with no token yet (pairing hands it one)."""
+    device = InspectorDevice(
+        name=name,
+        enrolled_by_id=enrolled_by_id,
+        site_id=site_id,
+        site_assigned_at=utcnow() if site_id is not None else None,
+    )
     db.session.add(device)
     db.session.flush()
-    issued = _issue_token(user_id=None, device_id=device.id, ttl=timedelta(days=ttl_days))
     audit.record(
         action="device.enroll",
         object_type="device",
         object_id=device.id,
-        changes={"name": name},
+        changes={"name": name, "site_id": site_id},
+    )
+    return device
+
+
+def enroll_device(
+    *, name: str, enrolled_by_id: int | None, ttl_days: int, site_id: int | None = None
+) -> tuple[InspectorDevice, IssuedToken]:
+    """Enroll a scanner device and give it its own token (shown once)."""
+    device = create_device(name=name, enrolled_by_id=enrolled_by_id, site_id=site_id)
+    issued = _issue_token(user_id=None, device_id=device.id, ttl=timedelta(days=ttl_days))
+    return device, issued
+
+
+def _device(device_id: int, *, for_update: bool = False) -> InspectorDevice:
+    device = db.session.get(InspectorDevice, device_id, with_for_update=for_update)
+    if device is None:
+        raise NotFound(f"no device {device_id}")
+    return device
+
+
+def set_device_site(*, device_id: int, site_id: int) -> InspectorDevice:
+    """Move a device to another site (gate); its scans for the old one are refused from now."""
+    device = _device(device_id, for_update=True)
+    if device.revoked_at is not None:
+        raise Conflict(f"device {device_id} is revoked", reason="device_revoked")
+    if device.site_id != site_id:
+        audit.record(
+            action="device.move",
+            object_type="device",
+            object_id=device.id,
+            changes={"site_id": [device.site_id, site_id]},
+        )
+        device.site_id = site_id
+        device.site_assigned_at = utcnow()
+        db.session.flush()
+    return device
+
+
+# Pairing codes are typed on a phone: Crockford's base32 (no I, L, O, U), two groups of five.
+_PAIRING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRING_READ = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedPairing:
+    code: str  # shown once, e.g. "7KQ2M-9XY3A"
+    expires_at: datetime
+    device: InspectorDevice
+
+
+def _pairing_hash(code: str) -> str:
+    """The stored form of a pairing code, from the code as typed (case, hyphens, spaces and the
+    letters read as digits do not matter)."""
+    return hash_token("pair:" + code.strip().upper().translate(_PAIRING_READ))
+
+
+def start_pairing(*, device_id: int, created_by_id: int | None, minutes: int) -> IssuedPairing:
+    """A new one-time pairing code for a device; any earlier unused code of it stops working."""
+    device = _device(device_id, for_update=True)
+    if device.revoked_at is not None:
+        raise Conflict(f"device {device_id} is revoked", reason="device_revoked")
+    now = utcnow()
+    db.session.execute(
+        update(DevicePairing)
+        .where(DevicePairing.device_id == device.id, DevicePairing.used_at.is_(None))
+        .values(used_at=now)
+    )
+    chars = "".join(secrets.choice(_PAIRING_ALPHABET) for _ in range(10))
+    code = f"{chars[:5]}-{chars[5:]}"  # 50 bits, tried at most LOGIN_RATE_LIMIT a minute
+    row = DevicePairing(
+        device_id=device.id,
+        code_hash=_pairing_hash(code),
+        created_by_id=created_by_id,
+        created_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        action="device.pairing",
+        object_type="device",
+        object_id=device.id,
+        changes={"expires_at": row.expires_at.isoformat()},
+    )
+    return IssuedPairing(code=code, expires_at=row.expires_at, device=device)
+
+
+def complete_pairing(*, code: str, ttl_days: int) -> tuple[InspectorDevice, IssuedToken]:
+    """Exchange a pairing code, once, for the device's new token; its older tokens are revoked,
+    so a phone that was replaced can no longer scan."""
+    row = db.session.scalar(
+        select(DevicePairing)
+        .where(DevicePairing.code_hash == _pairing_hash(code))
+        .with_for_update(of=DevicePairing)
+    )
+    now = utcnow()
+    if row is None:
+        raise NotFound("no such pairing code", reason="pairing_unknown")
+    if row.used_at is not None:
+        raise Conflict("this pairing code was used already", reason="pairing_used")
+    if row.expires_at <= now:
+        raise Conflict("this pairing code has expired", reason="pairing_expired")
+    device = row.device
+    if device.revoked_at is not None:
+        raise Conflict("this device was revoked", reason="device_revoked")
+    row.used_at = now
+    _revoke_owner_tokens(device_id=device.id)
+    issued = _issue_token(user_id=None, device_id=device.id, ttl=timedelta(days=ttl_days))
+    db.session.flush()
+    audit.record(
+        action="device.pair",
+        object_type="device",
+        object_id=device.id,
+        changes={"pairing": row.id, "token": issued.token_id},
     )
     return device, issued
 
@@ -259,9 +396,7 @@ def list_devices() -> list[InspectorDevice]:
 
 def revoke_device(*, device_id: int) -> InspectorDevice:
     """Revoke a device and every token it holds; its scans are refused from now on."""
-    device = db.session.get(InspectorDevice, device_id)
-    if device is None:
-        raise NotFound(f"no device {device_id}")
+    device = _device(device_id, for_update=True)
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         _revoke_owner_tokens(device_id=device.id)

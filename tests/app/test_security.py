@@ -80,11 +80,15 @@ def test_frame_ancestors_that_are_not_origins_are_refused(
 
 
 _INLINE = [
-    (re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/ld\+json)[^>]*>", re.I), "script"),
+    # Data blocks (JSON-LD, a page's words as JSON) are never executed: no policy concerns them.
+    (
+        re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/(ld\+)?json)[^>]*>", re.I),
+        "script",
+    ),
     (re.compile(r"<style\b", re.I), "style element"),
     (re.compile(r"\sstyle=", re.I), "style attribute"),
     (re.compile(r"\son[a-z]+=", re.I), "event handler attribute"),
-    (re.compile(r"javascript:", re.I), "javascript: URL"),
+    (re.compile(r"""=\s*["']?\s*javascript:""", re.I), "javascript: URL"),
 ]
 
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.ticketing.conftest import BRIDGE, TAN_KY, Shop
-from ticketing import vectors
+from tests.ticketing.conftest import BRIDGE, OLD_TOWN_SITES, TAN_KY, Shop, redeem
+from ticketing import services, vectors
 from ticketing.verify import (
     CODE_BYTES,
     CODE_LENGTH,
@@ -209,13 +209,58 @@ def _admin(client: Any, db: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.token}"}
 
 
-def test_cli_verifies_a_code_offline(app: Any, shop: Shop) -> None:
+def test_cli_verifies_a_code_offline_from_downloaded_files(
+    app: Any, shop: Shop, tmp_path: Any
+) -> None:
     ticket = shop.ticket()
+    tmp_path = tmp_path / "offline"  # beside the shop's keys
     runner = app.test_cli_runner()
-    ok = runner.invoke(args=["tickets", "verify", ticket.code, "--site", BRIDGE])
+    wrote = runner.invoke(args=["tickets", "offline-files", str(tmp_path)])
+    assert wrote.exit_code == 0, wrote.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "entries.json", "keys.json", "products.json", "revocations.json"
+    ]  # fmt: skip
+    ok = runner.invoke(
+        args=["tickets", "verify", ticket.code, "--site", BRIDGE, "--files", tmp_path]
+    )
     assert ok.exit_code == 0, ok.output
     answer = json.loads(ok.output)
     assert answer["reason"] == "ok" and answer["ticket"]["serial"] == format_serial(ticket.serial)
     assert answer["ticket"]["product"] == "old-town-pass" and answer["ticket"]["tier"] == "foreign"
-    bad = runner.invoke(args=["tickets", "verify", ticket.code[:-1], "--site", BRIDGE])
+    bad = runner.invoke(
+        args=["tickets", "verify", ticket.code[:-1], "--site", BRIDGE, "--files", tmp_path]
+    )
     assert bad.exit_code == 1 and json.loads(bad.output)["detail"] == "bad_length"
+
+
+def test_cli_verify_knows_the_entries_and_revocations_it_was_given(
+    app: Any, shop: Shop, client: Any, device: Any, tmp_path: Any
+) -> None:
+    """The bug: `flask tickets verify` said ok, entries_left 4 for a ticket used at 5 sites."""
+    used, refunded = shop.ticket(), shop.ticket()
+    gate = device()
+    for site in OLD_TOWN_SITES[:5]:
+        assert redeem(client, gate, site=site, code=used.code).get_json()["reason"] == "ok"
+    services.refund_order(code=refunded.order.code, serials=None, note="")
+    tmp_path = tmp_path / "offline"
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["tickets", "offline-files", str(tmp_path)]).exit_code == 0
+    site = OLD_TOWN_SITES[5]
+    full = runner.invoke(args=["tickets", "verify", used.code, "--site", site, "--files", tmp_path])
+    answer = json.loads(full.output)
+    assert (full.exit_code, answer["reason"], answer["entries_left"]) == (1, "quota_exhausted", 0)
+    assert len(answer["ticket"]["sites_used"]) == 5
+    again = runner.invoke(
+        args=["tickets", "verify", used.code, "--site", BRIDGE, "--files", tmp_path]
+    )
+    assert json.loads(again.output)["reason"] == "already_redeemed"
+    gone = runner.invoke(
+        args=["tickets", "verify", refunded.code, "--site", BRIDGE, "--files", tmp_path]
+    )
+    assert json.loads(gone.output)["reason"] == "revoked"
+    assert json.loads(gone.output)["detail"] == "refunded"
+    (tmp_path / "entries.json").write_text("not json", encoding="utf-8")
+    broken = runner.invoke(
+        args=["tickets", "verify", used.code, "--site", site, "--files", tmp_path]
+    )
+    assert broken.exit_code == 1 and "entries.json" in broken.output

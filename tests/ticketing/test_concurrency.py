@@ -8,7 +8,7 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +183,70 @@ def test_postgres_schema_matches_the_models(pg_app: Flask) -> None:
     migrate_and_seed(pg_app)
     result = pg_app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.postgres
+def test_gates_on_postgres(pg_app: Flask) -> None:
+    """Row locks and the one-statement scan on PostgreSQL: a pairing code taken under its lock,
+    a nonce reused for another code (409, nothing written), annul, exit, a slow clock's sync."""
+    codes, _, _ = _prepare(pg_app)
+    with pg_app.app_context():
+        site_id = services.catalogue_rules().site_ids[SITES[0]]
+        device = auth_services.create_device(name="pg gate", enrolled_by_id=None, site_id=site_id)
+        code = auth_services.start_pairing(device_id=device.id, created_by_id=None, minutes=5).code
+        db.session.commit()
+    client = pg_app.test_client()
+    paired = client.post("/api/v1/devices/pair", json={"code": code})
+    assert paired.status_code == 201, paired.get_json()
+    assert client.post("/api/v1/devices/pair", json={"code": code}).status_code == 409
+    gate = {"Authorization": f"Bearer {paired.get_json()['access_token']}"}
+    now = datetime.now(UTC)
+    scan = {
+        "secret": codes[0],
+        "site": SITES[0],
+        "nonce": "pg-gate-0001",
+        "scanned_at": now.isoformat(),
+    }
+    assert (
+        client.post("/api/v1/checkin/redeem", json=scan, headers=gate).get_json()["reason"] == "ok"
+    )
+    reused = client.post("/api/v1/checkin/redeem", json={**scan, "secret": codes[1]}, headers=gate)
+    assert reused.status_code == 409 and reused.get_json()["reason"] == "nonce_reused"
+    elsewhere = client.post(
+        "/api/v1/checkin/redeem",
+        json={**scan, "site": SITES[1], "nonce": "pg-gate-0002"},
+        headers=gate,
+    ).get_json()
+    assert (elsewhere["reason"], elsewhere["detail"]) == ("wrong_site", "device_site")
+    annulled = client.post("/api/v1/checkin/annul", json={"nonce": "pg-gate-0001"}, headers=gate)
+    assert annulled.status_code == 200, annulled.get_json()
+    again = {**scan, "nonce": "pg-gate-0003"}
+    assert (
+        client.post("/api/v1/checkin/redeem", json=again, headers=gate).get_json()["reason"] == "ok"
+    )
+    leave = {**scan, "nonce": "pg-gate-0004", "direction": "exit"}
+    assert (
+        client.post("/api/v1/checkin/redeem", json=leave, headers=gate).get_json()["reason"] == "ok"
+    )
+    slow = datetime.now(UTC) - timedelta(hours=2)
+    synced = client.post(
+        "/api/v1/checkin/sync",
+        json={
+            "scans": [
+                {
+                    "secret": codes[1],
+                    "site": SITES[0],
+                    "nonce": "pg-gate-0005",
+                    "scanned_at": slow.isoformat(),
+                }
+            ],
+            "sent_at": slow.isoformat(),
+        },
+        headers=gate,
+    ).get_json()
+    assert abs(synced["clock_offset_s"] - 7200) < 30 and synced["results"][0]["reason"] == "ok"
+    occupancy = client.get("/api/v1/checkin/gate", headers=gate).get_json()["today"]
+    assert (occupancy["entries"], occupancy["exits"], occupancy["occupancy"]) == (2, 1, 1)
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TicketEntry)) == 2
+        assert db.session.scalar(select(func.sum(Ticket.entries_count))) == 2

@@ -71,7 +71,8 @@ def login_submit() -> Any:
     return redirect(_safe_next(target))
 
 
-def _qr_svg(data: str) -> Markup:
+def qr_svg(data: str) -> Markup:
+    """A QR code as inline SVG (the second factor's key, a scanner's pairing code)."""
     image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     out = io.BytesIO()
     image.save(out)
@@ -87,7 +88,7 @@ def _second_factor_page(*, error: str | None, status: int = 200) -> Any:
     if row.user.totp_secret is None:
         secret = session.get(SESSION_NEW_TOTP) or sessions.new_totp_secret()
         session[SESSION_NEW_TOTP] = secret
-        enrol = {"secret": secret, "qr": _qr_svg(sessions.provisioning_uri(row.user, secret))}
+        enrol = {"secret": secret, "qr": qr_svg(sessions.provisioning_uri(row.user, secret))}
     body = render_template(
         "console/second_factor.html", enrol=enrol, error=error, next=request.args.get("next", "")
     )

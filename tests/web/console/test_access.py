@@ -150,7 +150,7 @@ def test_admins_see_the_service_health(signed_in: Callable[..., Console]) -> Non
     assert "Tình trạng hệ thống" not in editor.text and "Thuyết minh chờ duyệt" in editor.text
 
 
-@pytest.mark.parametrize("frontend", ["web/console"])
+@pytest.mark.parametrize("frontend", ["web/console", "web/scan"])
 def test_every_word_of_the_console_has_its_vietnamese_translation(frontend: str) -> None:
     from scripts.messages import catalogues, words_in
 
