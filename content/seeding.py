@@ -18,9 +18,9 @@ from app.db import utcnow
 from app.extensions import db
 from content import signals
 from content.cache import bump_catalogue_version
-from content.models import SITE_KINDS, Provenance, Site, SiteText, Tour, TourStop, TourText
+from content.models import SITE_KINDS, Provenance, Site, SiteText, Tour, TourText
 from content.schemas import SLUG_RE, ExternalIdsSchema, LocationSchema, OpeningHoursSchema
-from content.services import refresh_search_document
+from content.services import refresh_search_document, set_tour_stops
 from content.signals import SeedOutcome
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
@@ -262,14 +262,8 @@ def _load_tour(data: dict[str, Any], update: bool) -> tuple[Tour, SeedOutcome]:
     if outcome.writes:
         set_fields(tour, {"duration_min": data["duration_min"]})
         _sync_texts(tour, TourText, data["texts"])
-        wanted_ids = [sites[slug].id for slug in data["stops"]]
-        if [stop.site_id for stop in tour.stops] != wanted_ids:
-            tour.stops.clear()
-            db.session.flush()
-            tour.stops.extend(
-                TourStop(site_id=site_id, position=position)
-                for position, site_id in enumerate(wanted_ids, start=1)
-            )
+        db.session.flush()
+        set_tour_stops(tour, [sites[slug].id for slug in data["stops"]])
     if outcome.seeded_state:
         digest = state_digest(wanted)
         if tour.seed_digest != digest:
