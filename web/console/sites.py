@@ -6,6 +6,7 @@ overwrite. Every write goes through content.services and its schemas, as the JSO
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -253,6 +254,7 @@ def _edit_page(
             "console/site_edit.html",
             site=site,
             form=form or form_values(site),
+            base=base_json(form_values(site)),
             errors=errors or {},
             version=site.version if version is None else version,
             languages=languages(),
@@ -271,6 +273,22 @@ def site_edit(slug: str) -> Any:
     return _edit_page(services.get_site(slug=slug, include_unpublished=True))
 
 
+def posted_base() -> dict[str, str] | None:
+    """The form's fields as the editor loaded them (its hidden `base`), if it sent them."""
+    try:
+        base = json.loads(request.form.get("base", ""))
+    except ValueError:
+        return None
+    return base if isinstance(base, dict) else None
+
+
+def base_json(loaded: dict[str, str]) -> str:
+    """The hidden `base` of an edit form: the posted one when the form comes back with errors,
+    else what the page shows now."""
+    base = posted_base()
+    return json.dumps(loaded if base is None else base)
+
+
 def expected_version() -> int:
     version: int = request.form.get("version", -1, type=int)
     return version
@@ -280,15 +298,27 @@ def conflict_page(
     *, name: str, form: dict[str, str], saved: dict[str, str], keys: list[str],
     current_version: int, save_url: str, edit_url: str,
 ) -> Any:  # fmt: skip
-    """Both versions side by side after a stale save (409): the editor keeps theirs (posted again
-    against the saved version) or takes the saved one; nothing was overwritten."""
+    """Both versions side by side after a stale save (409), nothing overwritten. A three-way
+    merge against the form's `base` (what the editor loaded): the fields both people changed
+    are shown; "keep mine" posts the saved version with the editor's own changes on top, so
+    what the other person changed elsewhere stays."""
+    base = posted_base()
+    mine = [key for key in keys if base is None or form.get(key, "") != base.get(key, "")]
+    merged = {**saved, **{key: form.get(key, "") for key in mine}}
     return (
         render_template(
             "console/conflict.html",
             name=name,
             form=form,
+            merged=merged,
+            base=json.dumps(saved),
             saved=saved,
-            differ=[key for key in keys if form.get(key, "") != saved.get(key, "")],
+            differ=[
+                key
+                for key in mine
+                if form.get(key, "") != saved.get(key, "")
+                and (base is None or saved.get(key, "") != base.get(key, ""))
+            ],
             current_version=current_version,
             edited_version=expected_version(),
             save_url=save_url,

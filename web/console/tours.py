@@ -21,6 +21,7 @@ from web.console.access import bp, menu_item, staff_page
 from web.console.sites import (
     SLUG,
     TEXT_FIELDS,
+    base_json,
     conflict_page,
     display_name,
     expected_version,
@@ -83,6 +84,7 @@ def _edit_page(
             tour=tour,
             route=_route(tour),
             form=form or form_values(tour),
+            base=base_json(form_values(tour)),
             errors=errors or {},
             languages=languages(),
             native_name=native_name,

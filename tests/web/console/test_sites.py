@@ -4,6 +4,7 @@ bad input that saves nothing."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,15 +18,15 @@ BRIDGE = "japanese-covered-bridge"
 EDIT = f"/console/sites/{BRIDGE}"
 
 
-def _version(html: str) -> str:
-    match = re.search(r'name="version" value="(\d+)"', html)
+def _version(page: str) -> str:
+    match = re.search(r'name="version" value="(\d+)"', page)
     assert match
     return match.group(1)
 
 
-def _form(html: str) -> dict[str, str]:
+def _form(page: str) -> dict[str, str]:
     """The edit form's fields as the page filled them (what a browser would post back)."""
-    form = html.split('class="site-form"', 1)[1].split("</form>", 1)[0]
+    form = page.split('class="site-form"', 1)[1].split("</form>", 1)[0]
     values = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form))
     for name, value in re.findall(
         r'<textarea id="[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S
@@ -35,10 +36,14 @@ def _form(html: str) -> dict[str, str]:
     if 'name="ticketed" value="1" checked' not in form:
         values.pop("ticketed", None)
     values.pop("csrf_token", None)
-    return {
-        k: v.replace("&amp;", "&").replace("&#39;", "'").replace("&#34;", '"')
-        for k, v in values.items()
-    }
+    return {k: html.unescape(v) for k, v in values.items()}
+
+
+def _keep_mine(page: str) -> dict[str, str]:
+    """The hidden fields of the conflict page's "keep my version" form."""
+    form = page.split("<main", 1)[1].split('class="inline">', 1)[1].split("</form>", 1)[0]
+    fields = re.findall(r'name="([^"]+)" value="([^"]*)"', form)
+    return {k: html.unescape(v) for k, v in fields if k != "csrf_token"}
 
 
 def _site(db: Any, slug: str = BRIDGE) -> Site:
@@ -118,16 +123,25 @@ def test_two_editors_saving_the_same_site_get_the_conflict_page(
     lan, minh = signed_in("editor"), signed_in("editor")
     lan_form = _form(lan.get(EDIT).text)
     minh_form = _form(minh.get(EDIT).text)
-    assert lan.post(EDIT, {**lan_form, "summary-vi": "Bản của Lan."}).status_code == 302
-    conflict = minh.post(EDIT, {**minh_form, "summary-vi": "Bản của Minh."})
+    lan_edit = {**lan_form, "summary-vi": "Bản của Lan.", "name-ko": "내원교"}
+    assert lan.post(EDIT, lan_edit).status_code == 302
+    minh_edit = {**minh_form, "summary-vi": "Bản của Minh.", "description-en": "Minh's words."}
+    conflict = minh.post(EDIT, minh_edit)
     assert conflict.status_code == 409
-    assert "Bản của Lan." in conflict.text and "Bản của Minh." in conflict.text
     assert "Đã có người khác lưu" in conflict.text
+    table = conflict.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "Bản của Lan." in table and "Bản của Minh." in table
+    assert "Minh&#39;s words." not in table and "내원교" not in table  # only one of them changed
     assert _site(db).text_for("vi").summary == "Bản của Lan."  # nothing silently overwritten
-    # Minh keeps his version, knowingly: posted again against the version he has now seen.
-    assert minh.post(EDIT, {**minh_form, "summary-vi": "Bản của Minh.",
-                            "version": _version(conflict.text)}).status_code == 302  # fmt: skip
-    assert _site(db).text_for("vi").summary == "Bản của Minh."
+    # Minh keeps his version, knowingly: his changes on top of Lan's saved version.
+    kept = minh.post(EDIT, _keep_mine(conflict.text))
+    assert kept.status_code == 302, kept.text
+    site = _site(db)
+    assert site.text_for("vi").summary == "Bản của Minh."
+    assert site.text_for("en").description == "Minh's words."
+    assert site.text_for("ko").name == "내원교"  # Lan's change elsewhere stays
+    stale_again = minh.post(EDIT, minh_edit)  # the old tab again: still refused
+    assert stale_again.status_code == 409
 
 
 def test_publish_and_unpublish(signed_in: Callable[..., Console], client: Any) -> None:
