@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         auth,
         devices,
         home,
+        site_images,
         sites,
         tours,
         users,
