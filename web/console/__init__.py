@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         auth,
         devices,
         home,
+        plaques,
         site_images,
         sites,
         tours,
