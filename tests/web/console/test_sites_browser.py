@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.conftest import gunicorn_serving
 from tests.web.conftest import Server
@@ -61,7 +62,7 @@ def _check(page: Any, report: dict[str, Any], name: str, artifacts: Path) -> Non
 
 
 def test_an_editor_edits_a_site_and_two_editors_get_the_conflict_page(
-    catalogue_server: Server, chromium: Any, artifacts_dir: Path
+    catalogue_server: Server, chromium: Any, artifacts_dir: Path, tmp_path: Path
 ) -> None:
     base = catalogue_server.base
     lan_email = server_user(catalogue_server, "editor", email="lan.editor@hoian.test")
@@ -117,6 +118,24 @@ def test_an_editor_edits_a_site_and_two_editors_get_the_conflict_page(
             minh.locator("#f-summary-en").input_value() == "Minh's summary of the covered bridge."
         )
         assert minh.locator("#f-name-ko").input_value() == "내원교"
+
+        # Lan adds a photo with its description; the page shows its phone-sized copy.
+        photo = tmp_path / "chua-cau.png"
+        Image.new("RGB", (1200, 800), (150, 90, 40)).save(photo)
+        lan.get_by_role("link", name="Ảnh (0)").click()
+        lan.get_by_label("Tệp ảnh").set_input_files(str(photo))
+        lan.get_by_label("Mô tả cho người không nhìn thấy (tiếng Việt)").fill(
+            "Chùa Cầu lúc hoàng hôn"
+        )
+        lan.get_by_role("button", name="Tải lên").click()
+        lan.wait_for_url(f"**/console/sites/{BRIDGE}/images")
+        assert lan.locator("img.thumb").get_attribute("alt") == "Chùa Cầu lúc hoàng hôn"
+        assert lan.locator("img.thumb").evaluate("img => img.naturalWidth") == 480
+        _check(lan, report, "site-images-laptop", artifacts_dir)
+
+        lan.get_by_role("link", name="Biển QR").first.click()
+        lan.wait_for_url("**/console/plaques")
+        _check(lan, report, "plaques-laptop", artifacts_dir)
 
         lan.get_by_role("link", name="Tuyến tham quan").first.click()
         lan.wait_for_url("**/console/tours")
