@@ -85,25 +85,49 @@ def search_sites(
     if near is not None and radius_m is not None:
         min_lat, max_lat, min_lon, max_lon = geo.bounding_box(near, radius_m)
         query = query.where(Site.lat.between(min_lat, max_lat), Site.lon.between(min_lon, max_lon))
-    sites: Sequence[Site] = db.session.scalars(query).all()
+    # Sort on light rows (ids, positions, names), then load only the page's sites whole: with
+    # hundreds of sites, building every Site with its texts cost most of a listing's time.
+    rows = db.session.execute(
+        query.with_only_columns(Site.id, Site.slug, Site.lat, Site.lon, Site.aliases)
+    ).all()
+    texts: dict[int, list[tuple[str, str]]] = {row.id: [] for row in rows}
+    if texts:
+        for site_id, lang, name in db.session.execute(
+            select(SiteText.site_id, SiteText.lang, SiteText.name)
+            .where(SiteText.site_id.in_(list(texts)))
+            .order_by(SiteText.id)
+        ):
+            texts[site_id].append((lang, name))
 
-    hits = [
-        SiteHit(site, geo.distance_m(near, geo.Point(site.lat, site.lon)) if near else None)
-        for site in sites
-    ]
+    def distance(row: Any) -> float | None:
+        return geo.distance_m(near, geo.Point(row.lat, row.lon)) if near else None
+
+    found = [(row, distance(row)) for row in rows]
     if near is not None and radius_m is not None:
-        hits = [hit for hit in hits if hit.distance_m is not None and hit.distance_m <= radius_m]
+        found = [(row, d) for row, d in found if d is not None and d <= radius_m]
 
-    def sort_key(hit: SiteHit) -> tuple[Any, ...]:
-        rank = search.name_match_rank(_names(hit.site), tokens) if tokens else 0
-        name = _display_name(hit.site, name_lang)
-        if hit.distance_m is not None:
-            return (hit.distance_m, rank, name)
-        return (rank, search.build_document([name]), hit.site.slug)
+    def sort_key(item: tuple[Any, float | None]) -> tuple[Any, ...]:
+        row, distance_m = item
+        names = texts[row.id]
+        rank = (
+            search.name_match_rank([n for _, n in names] + [str(a) for a in row.aliases], tokens)
+            if tokens
+            else 0
+        )
+        name = dict(names).get(name_lang) or (names[0][1] if names else row.slug)
+        if distance_m is not None:
+            return (distance_m, rank, name)
+        return (rank, search.build_document([name]), row.slug)
 
-    hits.sort(key=sort_key)
+    found.sort(key=sort_key)
     start = (page - 1) * per_page
-    return Page(hits[start : start + per_page], page, per_page, len(hits))
+    chosen = found[start : start + per_page]
+    loaded = {
+        site.id: site
+        for site in db.session.scalars(select(Site).where(Site.id.in_([r.id for r, _ in chosen])))
+    }
+    hits = [SiteHit(loaded[row.id], distance_m) for row, distance_m in chosen]
+    return Page(hits, page, per_page, len(found))
 
 
 def _names(site: Site) -> list[str]:

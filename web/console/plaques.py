@@ -7,28 +7,38 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.extensions import db
 from app.i18n import N_
 from content import services
+from content.models import Site
 from web import plaques as drawing
 from web.console.access import bp, menu_item, staff_page
 from web.console.sites import SLUG, display_name
 
 menu_item("plaques", N_("Plaques"), "editor")
+PER_PAGE = 24  # previews a page: each is an SVG the browser draws
 
 
 @bp.route("/plaques")
 @staff_page("editor")
 def plaques() -> Any:
     q = request.args.get("q", "").strip()[:200]
-    result = services.search_sites(q=q or None, published=None, per_page=1000, name_lang="vi")
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    result = services.search_sites(
+        q=q or None, published=None, page=page, per_page=PER_PAGE, name_lang="vi"
+    )
     return render_template(
         "console/plaques.html",
         sites=[hit.site for hit in result.items],
+        result=result,
         q=q,
         display_name=display_name,
-        published_count=len(services.all_published_sites()),
+        published_count=db.session.scalar(
+            select(func.count(Site.id)).where(Site.published.is_(True))
+        ),
     )
 
 

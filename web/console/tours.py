@@ -5,6 +5,7 @@ conflict page as sites; every write goes through content.services."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -15,8 +16,9 @@ from app.errors import Conflict, DomainError, PreconditionFailed
 from app.extensions import db
 from app.i18n import N_, _, native_name
 from content import services
-from content.models import Provenance, Site, Tour
+from content.models import Provenance, Site, SiteText, Tour
 from content.schemas import SLUG_RE
+from content.search import build_document as fold
 from web.console.access import bp, menu_item, staff_page
 from web.console.sites import (
     SLUG,
@@ -41,8 +43,22 @@ def _route(tour: Tour) -> services.Route:
     return services.route_of([stop.site for stop in tour.stops])
 
 
-def _all_sites() -> list[Site]:
-    return sorted(db.session.scalars(select(Site)), key=display_name)
+@dataclass(frozen=True, slots=True)
+class SiteChoice:
+    slug: str
+    name: str
+
+
+def _all_sites() -> list[SiteChoice]:
+    """Every site as (slug, Vietnamese name) for the stop pickers, by name (one light query)."""
+    source = current_app.config["SOURCE_LANGUAGE"]
+    rows = db.session.execute(
+        select(Site.slug, SiteText.name).outerjoin(
+            SiteText, (SiteText.site_id == Site.id) & (SiteText.lang == source)
+        )
+    ).all()
+    choices = [SiteChoice(slug, name or slug) for slug, name in rows]
+    return sorted(choices, key=lambda choice: (fold(choice.name), choice.slug))
 
 
 @bp.route("/tours")
@@ -77,7 +93,7 @@ def _edit_page(
     tour: Tour, *, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Any:  # fmt: skip
-    on_tour = {stop.site_id for stop in tour.stops}
+    on_tour = {stop.site.slug for stop in tour.stops}
     return (
         render_template(
             "console/tour_edit.html",
@@ -91,7 +107,7 @@ def _edit_page(
             field_label=field_label,
             display_name=display_name,
             tour_name=tour_name,
-            addable=[site for site in _all_sites() if site.id not in on_tour],
+            addable=[site for site in _all_sites() if site.slug not in on_tour],
             walk=services.WALK_M_PER_MIN,
             visit=services.VISIT_MIN_PER_STOP,
         ),
