@@ -74,7 +74,7 @@ def feedback() -> Any:
 
 def feedback_rows(**filters: Any) -> list[dict[str, Any]]:
     items = tourist_feedback.list_feedback(limit=PAGE + 1, **filters)
-    slugs = dict(db.session.execute(select(Site.id, Site.slug)).all())
+    slugs: dict[int | None, str] = dict(db.session.execute(select(Site.id, Site.slug)).all())
     return [{"item": item, "site": slugs.get(item.site_id)} for item in items]
 
 
@@ -89,7 +89,7 @@ def feedback_handle(feedback_id: int) -> Response:
         now=utcnow(),
     )
     flash(_("Feedback %(id)s marked handled.", id=feedback_id), "ok")
-    return redirect(url_for("console.feedback", **request.args))
+    return redirect(url_for("console.feedback", **request.args.to_dict()))
 
 
 @bp.route("/feedback/<int:feedback_id>/release", methods=["POST"])
