@@ -5,6 +5,7 @@ state, site and topic; editors mark it handled with a note, or release a held co
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -89,7 +90,8 @@ def feedback_handle(feedback_id: int) -> Response:
         now=utcnow(),
     )
     flash(_("Feedback %(id)s marked handled.", id=feedback_id), "ok")
-    return redirect(url_for("console.feedback", **request.args.to_dict()))
+    query = urlencode(request.args.to_dict())
+    return redirect(url_for("console.feedback") + (f"?{query}" if query else ""))
 
 
 @bp.route("/feedback/<int:feedback_id>/release", methods=["POST"])
