@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from app.apidoc import error_responses
-from app.auth.access import public_write
+from app.auth.access import BEARER, public_write, require_roles
 from app.db import utcnow
 from app.errors import DomainError
 from app.i18n import supported_languages
 from app.ratelimit import rate_limited
-from insights import events, feedback
+from insights import events, exports, feedback, reports
 from insights.schemas import (
     EventBatchAnswerSchema,
     EventBatchSchema,
     FeedbackAnswerSchema,
     FeedbackSchema,
+    ReportArgsSchema,
+    ReportSchema,
 )
 
 blp = Blueprint(
@@ -100,3 +104,82 @@ def post_feedback(body: dict[str, Any]) -> dict[str, Any]:
         now=utcnow(),
     )
     return {"id": item.id, "state": item.state}
+
+
+def report_scope(args: dict[str, Any]) -> reports.ReportRange:
+    """The checked range of a report request, in the town's zone."""
+    zone = str(current_app.config["TIMEZONE"])
+    return reports.parse_range(
+        start=args["start"],
+        end=args["end"],
+        group=args["group"],
+        site=args["site"],
+        zone=zone,
+        max_days=int(current_app.config["REPORT_MAX_DAYS"]),
+        today=datetime.now(ZoneInfo(zone)).date(),
+    )
+
+
+def report_file(report: dict[str, Any], fmt: str) -> Response:
+    """The report as a CSV or Excel download."""
+    scope = report["range"]
+    name = f"hoian-{report['report']}-{scope['from']}-{scope['to']}"
+    if fmt == "csv":
+        body, mimetype, name = exports.to_csv(report), exports.CSV_TYPE, f"{name}.csv"
+    else:
+        body, mimetype, name = exports.to_xlsx(report), exports.XLSX_TYPE, f"{name}.xlsx"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _report_view(kind: str) -> Callable[..., Any]:
+    def view(args: dict[str, Any]) -> Any:
+        report = reports.build_report(kind=kind, scope=report_scope(args))
+        if args["format"] != "json":
+            return report_file(report, args["format"])
+        return report
+
+    view.__name__ = f"report_{kind}"
+    view.__doc__ = f"The {kind} report over a range of local days, with the previous period."
+    return view
+
+
+for _kind in reports.KINDS:
+    blp.route(f"/reports/{_kind}", endpoint=f"report_{_kind}")(
+        require_roles("manager", "finance")(
+            blp.arguments(ReportArgsSchema, location="query")(
+                blp.response(200, ReportSchema)(
+                    error_responses(
+                        blp,
+                        401,
+                        403,
+                        422,
+                        reasons={
+                            422: (
+                                "reversed_range",
+                                "range_too_long",
+                                "too_many_buckets",
+                                "unknown_site",
+                            )
+                        },
+                    )(
+                        blp.doc(
+                            security=BEARER,
+                            responses={
+                                "200": {
+                                    "content": {
+                                        "text/csv": {"schema": {"type": "string"}},
+                                        exports.XLSX_TYPE: {
+                                            "schema": {"type": "string", "format": "binary"}
+                                        },
+                                    }
+                                }
+                            },
+                        )(_report_view(_kind))
+                    )
+                )
+            )
+        )
+    )

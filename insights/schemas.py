@@ -84,3 +84,35 @@ class FeedbackAnswerSchema(Schema):
         validate=validate.OneOf(tuple(FeedbackState)),
         metadata={"description": "open, or held for moderation (a link in the comment)"},
     )
+
+
+class ReportArgsSchema(Schema):
+    start = fields.Date(
+        data_key="from",
+        load_default=None,
+        metadata={"description": "First local day (default: 30 days before `to`)"},
+    )
+    end = fields.Date(
+        data_key="to",
+        load_default=None,
+        metadata={"description": "Last local day (default: today)"},
+    )
+    site = fields.String(load_default=None, validate=SLUG)
+    group = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("hour", "day", "week")),
+        metadata={"description": "Buckets in Asia/Ho_Chi_Minh (default: by the range's length)"},
+    )
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
+
+
+class ReportSchema(Schema):
+    report = fields.String(required=True)
+    range = fields.Dict(required=True)
+    totals = fields.Dict(required=True)
+    previous = fields.Dict(required=True, metadata={"description": "The period just before"})
+    change = fields.Dict(required=True, metadata={"description": "totals minus previous totals"})
+    tables = fields.Dict(
+        required=True, metadata={"description": "Named tables: lists of rows (objects)"}
+    )
+    chart = fields.Dict(required=True)
