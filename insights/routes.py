@@ -168,7 +168,7 @@ for _kind in reports.KINDS:
                         blp.doc(
                             security=BEARER,
                             responses={
-                                "200": {
+                                200: {
                                     "content": {
                                         "text/csv": {"schema": {"type": "string"}},
                                         exports.XLSX_TYPE: {

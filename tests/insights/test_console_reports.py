@@ -32,6 +32,8 @@ def test_a_manager_reads_each_report_and_downloads_it(
         assert page.status_code == 200, kind
         assert words in page.text and '<svg class="chart"' in page.text
         assert "Kỳ trước" in page.text and "2026-10-02" in page.text
+    form = manager.get(f"/console/reports?kind=sales&{NOVEMBER}&site=&group=")
+    assert form.status_code == 200  # the form's empty fields mean "every site", "automatic"
     week = manager.get("/console/reports?kind=visitors&from=2026-11-01&to=2026-11-30&group=week")
     assert "2026-10-26" in week.text
     as_csv = manager.get(f"/console/reports/download?kind=sales&format=csv&{NOVEMBER}")

@@ -91,7 +91,9 @@ REASONS = {
 
 def _args(kind: str) -> dict[str, Any]:
     try:
-        args: dict[str, Any] = ReportArgsSchema().load(request.args.to_dict(), unknown=EXCLUDE)
+        # The form sends its empty fields ("every site", "automatic"): they mean the default.
+        given = {key: value for key, value in request.args.items() if value}
+        args: dict[str, Any] = ReportArgsSchema().load(given, unknown=EXCLUDE)
     except ValidationError as exc:
         raise ValidationFailed(_("Dates are written as YYYY-MM-DD.")) from exc
     return args
