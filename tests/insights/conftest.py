@@ -2,3 +2,4 @@
 
 from tests.payments.conftest import buyer, shop, stripe_fake  # noqa: F401 - fixtures
 from tests.web.console.conftest import console, signed_in  # noqa: F401 - fixtures
+from tests.web.conftest import chromium  # noqa: F401 - fixture

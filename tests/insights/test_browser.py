@@ -19,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import gunicorn_serving
-from tests.web.conftest import Server, chromium  # noqa: F401 - fixture
+from tests.web.conftest import Server
 from tests.web.console.conftest import browser_login, server_user
 
 ROOT = Path(__file__).resolve().parents[2]
