@@ -196,38 +196,55 @@ def _ratio(part: float, whole: float) -> float | None:
 
 def visitors(scope: ReportRange) -> dict[str, Any]:
     """Entries per bucket, site, tier and mode (online/offline); exits; the busiest hours."""
+    in_range = and_(TicketEntry.entered_at >= scope.since, TicketEntry.entered_at < scope.until)
+    counts = (
+        func.count(),
+        func.count().filter(TicketEntry.mode == "online"),
+        func.count().filter(TicketEntry.mode == "offline"),
+        *(func.count().filter(Ticket.tier == tier) for tier in TIERS),
+    )
+    names = ("entries", "online", "offline", *TIERS)
     hour = _hour_of(TicketEntry.entered_at)
-    query = (
-        select(hour, TicketEntry.site_id, Ticket.tier, TicketEntry.mode, func.count())
+    per_hour = (
+        select(hour, *counts)
         .join(Ticket, Ticket.id == TicketEntry.ticket_id)
-        .where(TicketEntry.entered_at >= scope.since, TicketEntry.entered_at < scope.until)
-        .group_by(hour, TicketEntry.site_id, Ticket.tier, TicketEntry.mode)
+        .where(in_range)
+        .group_by(hour)
+    )
+    per_site = (
+        select(TicketEntry.site_id, *counts)
+        .join(Ticket, Ticket.id == TicketEntry.ticket_id)
+        .where(in_range)
+        .group_by(TicketEntry.site_id)
     )
     exit_hour = _hour_of(TicketEntry.exited_at)
-    exits_query = (
-        select(exit_hour, TicketEntry.site_id, func.count())
-        .where(TicketEntry.exited_at >= scope.since, TicketEntry.exited_at < scope.until)
-        .group_by(exit_hour, TicketEntry.site_id)
+    exited = and_(TicketEntry.exited_at >= scope.since, TicketEntry.exited_at < scope.until)
+    exits_per_hour = select(exit_hour, func.count()).where(exited).group_by(exit_hour)
+    exits_per_site = (
+        select(TicketEntry.site_id, func.count()).where(exited).group_by(TicketEntry.site_id)
     )
     if scope.site_id is not None:
-        query = query.where(TicketEntry.site_id == scope.site_id)
-        exits_query = exits_query.where(TicketEntry.site_id == scope.site_id)
-    figures = ("entries", "online", "offline", *TIERS, "exits")
+        mine = TicketEntry.site_id == scope.site_id
+        per_hour, per_site = per_hour.where(mine), per_site.where(mine)
+        exits_per_hour, exits_per_site = exits_per_hour.where(mine), exits_per_site.where(mine)
+    figures = (*names, "exits")
     series, by_site, by_hour = _Table(figures), _Table(figures), _Table(("entries",))
     totals = dict.fromkeys(figures, 0)
-    slugs = _site_slugs()
-    for at, site_id, tier, mode, count in db.session.execute(query):
+    for at, *values in db.session.execute(per_hour):
         when = _as_utc(at)
-        values = {"entries": count, mode: count, tier: count}
-        series.add(scope.bucket(when), **values)
-        by_site.add(slugs[site_id], **values)
-        by_hour.add(when.astimezone(scope.zone).hour, entries=count)
-        for name, value in values.items():
+        row = dict(zip(names, values, strict=True))
+        series.add(scope.bucket(when), **row)
+        by_hour.add(when.astimezone(scope.zone).hour, entries=row["entries"])
+        for name, value in row.items():
             totals[name] += value
-    for at, site_id, count in db.session.execute(exits_query):
+    slugs = _site_slugs()
+    for site_id, *values in db.session.execute(per_site):
+        by_site.add(slugs[site_id], **dict(zip(names, values, strict=True)))
+    for at, count in db.session.execute(exits_per_hour):
         series.add(scope.bucket(_as_utc(at)), exits=count)
-        by_site.add(slugs[site_id], exits=count)
         totals["exits"] += count
+    for site_id, count in db.session.execute(exits_per_site):
+        by_site.add(slugs[site_id], exits=count)
     hours = by_hour.listed(("hour",), range(24))
     return {
         "totals": {**totals, "occupancy": totals["entries"] - totals["exits"]},
@@ -357,41 +374,33 @@ def sales(scope: ReportRange) -> dict[str, Any]:
 def listening(scope: ReportRange) -> dict[str, Any]:
     """Plays, completion and minutes per bucket, site and language; the languages asked for
     but not available (the fallbacks served): the translation to commission next."""
-    columns = (
-        ListeningHour.hour,
-        ListeningHour.site_id,
-        ListeningHour.lang,
-        ListeningHour.requested_lang,
-        ListeningHour.opens,
-        ListeningHour.plays,
-        ListeningHour.completions,
-        ListeningHour.seconds,
-        ListeningHour.downloads,
-        ListeningHour.offline,
+    sums = (
+        func.sum(ListeningHour.opens),
+        func.sum(ListeningHour.plays),
+        func.sum(ListeningHour.completions),
+        func.sum(ListeningHour.seconds),
+        func.sum(ListeningHour.downloads),
+        func.sum(ListeningHour.offline),
     )
-    query = select(*columns).where(
-        ListeningHour.hour >= scope.since, ListeningHour.hour < scope.until
-    )
+    in_range = and_(ListeningHour.hour >= scope.since, ListeningHour.hour < scope.until)
     if scope.site_id is not None:
-        query = query.where(ListeningHour.site_id == scope.site_id)
+        in_range = and_(in_range, ListeningHour.site_id == scope.site_id)
+    per_hour = select(ListeningHour.hour, *sums).where(in_range).group_by(ListeningHour.hour)
+    per_site_lang = (
+        select(ListeningHour.site_id, ListeningHour.lang, *sums)
+        .where(in_range)
+        .group_by(ListeningHour.site_id, ListeningHour.lang)
+    )
+    asked = (
+        select(ListeningHour.requested_lang, ListeningHour.lang, func.sum(ListeningHour.opens))
+        .where(in_range, ListeningHour.requested_lang != "")
+        .group_by(ListeningHour.requested_lang, ListeningHour.lang)
+    )
     figures = ("opens", "plays", "completions", "minutes", "downloads", "offline")
-    series, by_site_lang = _Table(figures), _Table(figures)
-    fallbacks = _Table(("opens",))
-    totals = dict.fromkeys(figures, 0.0)
-    slugs = _site_slugs()
-    for (
-        hour,
-        site_id,
-        lang,
-        requested,
-        opens,
-        plays,
-        done,
-        seconds,
-        downloads,
-        offline,
-    ) in db.session.execute(query):
-        values = {
+
+    def named(values: Any) -> dict[str, float]:
+        opens, plays, done, seconds, downloads, offline = (int(v or 0) for v in values)
+        return {
             "opens": opens,
             "plays": plays,
             "completions": done,
@@ -399,19 +408,27 @@ def listening(scope: ReportRange) -> dict[str, Any]:
             "downloads": downloads,
             "offline": offline,
         }
-        series.add(scope.bucket(_as_utc(hour)), **values)
-        by_site_lang.add((slugs[site_id], lang), **values)
-        if requested:
-            fallbacks.add((requested, lang), opens=opens)
-        for name, value in values.items():
+
+    series, by_site_lang = _Table(figures), _Table(figures)
+    totals: dict[str, Any] = dict.fromkeys(figures, 0.0)
+    for hour, *values in db.session.execute(per_hour):
+        row = named(values)
+        series.add(scope.bucket(_as_utc(hour)), **row)
+        for name, value in row.items():
             totals[name] += value
+    slugs = _site_slugs()
+    for site_id, lang, *values in db.session.execute(per_site_lang):
+        by_site_lang.add((slugs[site_id], lang), **named(values))
+    fallbacks = _Table(("opens",))
+    for requested, lang, opens in db.session.execute(asked):
+        fallbacks.add((requested, lang), opens=int(opens or 0))
     rows = by_site_lang.listed(("site", "lang"))
-    for row in [*rows, totals]:
-        row["minutes"] = round(row["minutes"], 1)
-        row["completion_rate"] = _ratio(row["completions"], row["plays"])
+    for line in [*rows, totals]:
+        line["minutes"] = round(line["minutes"], 1)
+        line["completion_rate"] = _ratio(line["completions"], line["plays"])
     series_rows = series.listed(("bucket",), scope.buckets())
-    for row in series_rows:
-        row["minutes"] = round(row["minutes"], 1)
+    for line in series_rows:
+        line["minutes"] = round(line["minutes"], 1)
     return {
         "totals": {
             k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in totals.items()
