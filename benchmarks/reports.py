@@ -176,8 +176,13 @@ def main() -> None:
                     ("week-hourly", end - timedelta(days=6), "hour"),
                 ):
                     scope = reports.parse_range(
-                        start=start, end=end, group=group, site=None, zone="Asia/Ho_Chi_Minh",
-                        max_days=366, today=end,
+                        start=start,
+                        end=end,
+                        group=group,
+                        site=None,
+                        zone="Asia/Ho_Chi_Minh",
+                        max_days=366,
+                        today=end,
                     )
                     timings[f"{kind} {label}"] = round(
                         _median_ms(lambda s=scope, k=kind: reports.build_report(kind=k, scope=s)),
