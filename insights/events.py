@@ -102,17 +102,17 @@ def _dialect_insert(table: Any) -> Any:
 
 def _insert_new(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL and SQLite alike): the rows that
-    were new, so a concurrent retry of the same batch cannot count them twice either."""
+    were new, so a concurrent retry of the same batch cannot count them twice either. Sent as
+    one executemany of a cached statement (SQLAlchemy batches it into multi-row VALUES)."""
     if not rows:
         return []
     table = ListeningEvent.__table__
     statement = (
         _dialect_insert(table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.event_id)
     )
-    new = set(db.session.scalars(statement))
+    new = set(db.session.execute(statement, rows).scalars())
     return [row for row in rows if row["event_id"] in new]
 
 
@@ -139,12 +139,12 @@ def _roll_up(rows: list[dict[str, Any]]) -> None:
         {"hour": hour, "site_id": site, "lang": lang, "requested_lang": requested, **counts}
         for (hour, site, lang, requested), counts in sorted(totals.items())
     ]
-    statement = _dialect_insert(table).values(values)
+    statement = _dialect_insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["hour", "site_id", "lang", "requested_lang"],
         set_={name: table.c[name] + statement.excluded[name] for name in (*COUNTERS, "offline")},
     )
-    db.session.execute(statement)
+    db.session.execute(statement, values)
 
 
 def prune_events(*, older_than_days: int, now: datetime) -> int:

@@ -4,7 +4,9 @@ refused whole when malformed, limited per client, pruned by the CLI."""
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from content.models import Site
 from insights import events
 from insights.cli import prune_events
 from insights.models import ListeningEvent, ListeningHour
+from tests.conftest import migrate_and_seed, scratch_postgres_app
 
 SITE = "cantonese-assembly-hall"
 
@@ -190,3 +193,29 @@ def test_prune_refuses_a_bad_number_of_days(app: Flask, db: Any) -> None:
 
 def _loaded(event: dict[str, Any]) -> dict[str, Any]:
     return {"at": None, "requested_lang": None, "track": None, "duration_s": None, **event}
+
+
+@pytest.fixture(scope="module")
+def pg_app() -> Iterator[Flask]:
+    with scratch_postgres_app("hoian_events") as app:
+        migrate_and_seed(app)
+        yield app
+
+
+@pytest.mark.postgres
+def test_a_batch_sent_twice_at_once_counts_once_on_postgresql(pg_app: Flask) -> None:
+    batch = {"events": [_event(), _event("progress_100", duration_s=120)]}
+    answers: list[Any] = []
+
+    def send() -> None:
+        answers.append(pg_app.test_client().post("/api/v1/events", json=batch).get_json())
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answer["stored"] for answer in answers) == [0, 0, 0, 2]
+    with pg_app.app_context():
+        # one milestone is a quarter of the track heard
+        assert _rollup() == {"plays": 1, "completions": 1, "seconds": 30, "opens": 0}
