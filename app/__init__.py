@@ -59,6 +59,7 @@ def _register_domains(app: Flask) -> None:
     """Each domain registers its own blueprints, CLI and hooks; the order is the API's."""
     import content
     import guides
+    import insights
     import mail
     import payments
     import ticketing
@@ -67,7 +68,7 @@ def _register_domains(app: Flask) -> None:
 
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     health.init_app(app)
-    for domain in (auth, content, guides, ticketing, payments, web, mail):
+    for domain in (auth, content, guides, ticketing, payments, insights, web, mail):
         domain.init_app(app)
 
 

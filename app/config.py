@@ -162,6 +162,14 @@ class Config:
     DEVICE_PAIRING_MINUTES = 10
     CHECKIN_ANNUL_MINUTES = 5
 
+    # Insights (insights/): listening events per client, a batch's largest body, how long raw
+    # events are kept (`flask insights prune-events`); feedback per client; the longest report.
+    EVENTS_RATE_LIMIT = "120 per minute"
+    EVENTS_MAX_BYTES = 64 * 1024
+    EVENTS_RETENTION_DAYS = 90
+    FEEDBACK_RATE_LIMIT = "10 per hour"
+    REPORT_MAX_DAYS = 366
+
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
     API_VERSION = "v1"
@@ -178,6 +186,8 @@ class TestingConfig(Config):
     LOGIN_RATE_LIMIT = "1000 per minute"
     LOGIN_ACCOUNT_RATE_LIMIT = "1000 per minute"
     ORDER_RATE_LIMIT = "100000 per minute"
+    EVENTS_RATE_LIMIT = "100000 per minute"
+    FEEDBACK_RATE_LIMIT = "100000 per minute"
     PIPELINE_SPAWN_WORKERS = False
     TASK_RUNNER = "inline"
 
@@ -206,6 +216,11 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_ORDER_TTL_MINUTES": ("TICKET_ORDER_TTL_MINUTES", int),
     "HOIAN_PAYMENT_METHODS": ("TICKET_PAYMENT_METHODS", _csv),
     "HOIAN_ORDER_RATE_LIMIT": ("ORDER_RATE_LIMIT", str),
+    "HOIAN_EVENTS_RATE_LIMIT": ("EVENTS_RATE_LIMIT", str),
+    "HOIAN_EVENTS_MAX_KB": ("EVENTS_MAX_BYTES", lambda v: int(float(v) * 1024)),
+    "HOIAN_EVENTS_RETENTION_DAYS": ("EVENTS_RETENTION_DAYS", int),
+    "HOIAN_FEEDBACK_RATE_LIMIT": ("FEEDBACK_RATE_LIMIT", str),
+    "HOIAN_REPORT_MAX_DAYS": ("REPORT_MAX_DAYS", int),
     "STRIPE_SECRET_KEY": ("STRIPE_SECRET_KEY", str),
     "STRIPE_PUBLISHABLE_KEY": ("STRIPE_PUBLISHABLE_KEY", str),
     "STRIPE_WEBHOOK_SECRET": ("STRIPE_WEBHOOK_SECRET", str),

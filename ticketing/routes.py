@@ -528,7 +528,7 @@ def _conflict_view(row: CheckinScan) -> dict[str, Any]:
 
 
 @blp.route("/checkin/conflicts")
-@require_roles("finance")
+@require_roles("finance", "manager")
 @blp.arguments(ConflictArgsSchema, location="query")
 @blp.response(200, ConflictSchema(many=True))
 @error_responses(blp, 401, 403)
@@ -560,7 +560,7 @@ def checkin_conflict_resolve(body: dict[str, Any], scan_id: int) -> dict[str, An
 
 
 @blp.route(f"/sites/{SLUG}/entries")
-@require_roles("finance", "inspector")
+@require_roles("finance", "inspector", "manager")
 @blp.arguments(EntriesArgsSchema, location="query")
 @blp.response(200, SiteEntriesSchema)
 @error_responses(blp, 401, 403, 404, 422)
@@ -571,7 +571,7 @@ def site_entries(args: dict[str, Any], slug: str) -> dict[str, Any]:
 
 
 @blp.route(f"/sites/{SLUG}/occupancy")
-@require_roles("finance", "inspector")
+@require_roles("finance", "inspector", "manager")
 @blp.arguments(EntriesArgsSchema, location="query")
 @blp.response(200, OccupancySchema)
 @error_responses(blp, 401, 403, 404, 422)

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     from content.cli import content_cli
     from web import console, scan
     from web.cli import prune_sync
+    from web.feedback import bp as feedback_bp
     from web.pages import bp as pages_bp
     from web.pages import render_error_page
     from web.routes import blp
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
     set_html_error_renderer(app, render_error_page)
     app.register_blueprint(pages_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(feedback_bp)
     api.register_blueprint(blp)
     content_cli.add_command(prune_sync)
     console.init_app(app)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, utcnow
+from app.db import TimestampMixin, in_values, utcnow
 from app.extensions import db
 
 
@@ -17,6 +17,7 @@ class Role(enum.StrEnum):
     EDITOR = "editor"  # edits the catalogue, narrations and guides
     INSPECTOR = "inspector"  # redeems tickets at relic gates
     FINANCE = "finance"  # reconciles payments, refunds, cash desk
+    MANAGER = "manager"  # reads reports, gate conflicts and feedback; changes nothing
 
 
 ROLE_VALUES = tuple(role.value for role in Role)
@@ -51,9 +52,7 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
 
 class UserRole(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "user_roles"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'editor', 'inspector', 'finance')", name="role_known"),
-    )
+    __table_args__ = (CheckConstraint(in_values("role", ROLE_VALUES), name="role_known"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

@@ -168,7 +168,7 @@ def test_every_word_of_the_console_has_its_vietnamese_translation(frontend: str)
     assert sorted(set(words_in(folder)) - translated) == []
 
 
-CONSOLE_ROLES = ("admin", "editor", "inspector", "finance")
+CONSOLE_ROLES = ("admin", "editor", "inspector", "finance", "manager")
 
 
 def _console_routes(app: Flask) -> list[tuple[str, str, Any]]:

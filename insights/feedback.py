@@ -1,0 +1,164 @@
+"""Tourists' feedback: taken from the page's form and the app, guarded against robots and
+spam, its language detected, and marked handled by staff with a note (audited)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+
+from app import audit
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.states import StateMachine
+from content.models import Site
+from insights.models import Feedback, FeedbackState
+
+log = logging.getLogger(__name__)
+
+#: A link, or something a phone would turn into one: held for a person to read first.
+_LINK = re.compile(
+    r"(https?://|www\.|\b[\w-]+\.(com|net|org|info|biz|xyz|top|ru|cn|io|me|vn|link|click|shop)\b)",
+    re.IGNORECASE,
+)
+#: Fewer letters than this and language detection is a guess: none is recorded.
+_MIN_LETTERS_TO_DETECT = 8
+
+FEEDBACK_STATES = StateMachine(
+    kind="feedback",
+    states=FeedbackState,
+    moves={
+        (FeedbackState.OPEN, "handle"): FeedbackState.HANDLED,
+        (FeedbackState.HELD, "handle"): FeedbackState.HANDLED,
+        (FeedbackState.HELD, "release"): FeedbackState.OPEN,
+    },
+)
+
+
+def has_link(text: str) -> bool:
+    """Whether the text holds a link (or a bare domain name)."""
+    return _LINK.search(text) is not None
+
+
+@cache
+def _detector(languages: tuple[str, ...]) -> Any:
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [
+        getattr(IsoCode639_1, code.upper())
+        for code in languages
+        if hasattr(IsoCode639_1, code.upper())
+    ]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_low_accuracy_mode().build()
+
+
+def detect_language(text: str, *, languages: Iterable[str]) -> str | None:
+    """The comment's language among the served ones (lingua), or None when it is too short."""
+    if sum(ch.isalpha() for ch in text) < _MIN_LETTERS_TO_DETECT:
+        return None
+    candidates = tuple(sorted(set(languages)))
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    found = _detector(candidates).detect_language_of(text)
+    return None if found is None else str(found.iso_code_639_1.name).lower()
+
+
+def submit_feedback(
+    *,
+    rating: int,
+    topic: str,
+    comment: str,
+    site_slug: str | None,
+    page_lang: str,
+    channel: str,
+    languages: Iterable[str],
+    now: datetime,
+) -> Feedback:
+    """Store a tourist's feedback; a comment with a link is held for moderation."""
+    site_id = None
+    if site_slug is not None:
+        site_id = db.session.scalar(select(Site.id).where(Site.slug == site_slug))
+        if site_id is None:
+            raise ValidationFailed(
+                f"there is no site {site_slug!r}",
+                reason="unknown_site",
+                errors={"site": ["unknown site"]},
+            )
+    comment = comment.strip()
+    held = has_link(comment)
+    feedback = Feedback(
+        site_id=site_id,
+        rating=rating,
+        topic=topic,
+        comment=comment,
+        page_lang=page_lang,
+        detected_lang=detect_language(comment, languages=languages) if comment else None,
+        channel=channel,
+        state=(FeedbackState.HELD if held else FeedbackState.OPEN).value,
+        held_reason="link" if held else None,
+        created_at=now,
+    )
+    db.session.add(feedback)
+    db.session.flush()
+    return feedback
+
+
+def get_feedback(*, feedback_id: int) -> Feedback:
+    feedback = db.session.get(Feedback, feedback_id)
+    if feedback is None:
+        raise NotFound(f"there is no feedback {feedback_id}")
+    return feedback
+
+
+def handle_feedback(*, feedback_id: int, user_id: int | None, note: str, now: datetime) -> Feedback:
+    """Mark feedback as handled, saying what was done (audited)."""
+    note = note.strip()
+    if not note:
+        raise ValidationFailed(
+            "say what was done", reason="note_required", errors={"note": ["required"]}
+        )
+    feedback = get_feedback(feedback_id=feedback_id)
+    FEEDBACK_STATES.move(feedback, "handle", changes={"note": note})
+    feedback.handled_at = now
+    feedback.handled_by_id = user_id
+    feedback.handled_note = note[:1000]
+    db.session.flush()
+    return feedback
+
+
+def release_feedback(*, feedback_id: int) -> Feedback:
+    """A held comment was read and is fine: it joins the open items (audited)."""
+    feedback = get_feedback(feedback_id=feedback_id)
+    FEEDBACK_STATES.move(feedback, "release")
+    db.session.flush()
+    return feedback
+
+
+def list_feedback(
+    *,
+    state: str | None = None,
+    site_id: int | None = None,
+    topic: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[Feedback]:
+    """Feedback newest first, filtered, paged by cursor."""
+    query = select(Feedback).order_by(Feedback.id.desc()).limit(limit)
+    if state:
+        query = query.where(Feedback.state == state)
+    if site_id is not None:
+        query = query.where(Feedback.site_id == site_id)
+    if topic:
+        query = query.where(Feedback.topic == topic)
+    if before_id is not None:
+        query = query.where(Feedback.id < before_id)
+    return list(db.session.scalars(query))
+
+
+def audit_of(feedback: Feedback) -> list[audit.AuditLog]:
+    return audit.people_entries(object_type="feedback", object_id=str(feedback.id))

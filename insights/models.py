@@ -1,0 +1,161 @@
+"""Insights tables: raw listening events, their hourly rollup, and tourists' feedback.
+
+Listening events are anonymous: no cookie, no address, no account; the client's own event id
+makes a retried batch count once (a unique constraint, inserted with ON CONFLICT DO NOTHING).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import in_values, utcnow
+from app.extensions import db
+
+
+class EventKind(enum.StrEnum):
+    GUIDE_OPENED = "guide_opened"  # the guide's page (or the app's guide screen) was shown
+    PLAY_STARTED = "play_started"  # the tourist pressed play
+    PROGRESS_25 = "progress_25"  # a quarter of the track was heard
+    PROGRESS_50 = "progress_50"
+    PROGRESS_75 = "progress_75"
+    PROGRESS_100 = "progress_100"  # the end was reached
+    LANGUAGE_SWITCHED = "language_switched"  # the tourist chose another language
+    PACK_DOWNLOADED = "pack_downloaded"  # a page or tour was saved for offline use
+
+
+class EventSource(enum.StrEnum):
+    PAGE = "page"  # the tourist page behind the plaque
+    APP = "app"  # the Smart Hội An app
+    OFFLINE = "offline"  # played from a saved pack, sent when the signal came back
+
+
+#: Each progress milestone is a quarter of the track heard.
+PROGRESS_KINDS = (
+    EventKind.PROGRESS_25,
+    EventKind.PROGRESS_50,
+    EventKind.PROGRESS_75,
+    EventKind.PROGRESS_100,
+)
+
+
+class ListeningEvent(db.Model):  # type: ignore[name-defined,misc]
+    """One thing a tourist's device reported; pruned after a number of days (the rollup stays)."""
+
+    __tablename__ = "listening_events"
+    __table_args__ = (
+        CheckConstraint(in_values("kind", tuple(EventKind)), name="kind_known"),
+        CheckConstraint(in_values("source", tuple(EventSource)), name="source_known"),
+        CheckConstraint("duration_s IS NULL OR duration_s BETWEEN 0 AND 36000", name="duration"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Made by the client (a UUID): the same event sent twice is stored once.
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    #: The language served (what was heard).
+    lang: Mapped[str] = mapped_column(String(8))
+    #: The language the tourist asked for, when another one was served (a fallback).
+    requested_lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    track: Mapped[str | None] = mapped_column(String(120), default=None)
+    source: Mapped[str] = mapped_column(String(8))
+    duration_s: Mapped[int | None] = mapped_column(default=None)
+    #: The device's time of the event (clamped to the last days); the rollup's hour.
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    def __repr__(self) -> str:
+        return f"<ListeningEvent {self.event_id} {self.kind} site={self.site_id} {self.lang}>"
+
+
+class ListeningHour(db.Model):  # type: ignore[name-defined,misc]
+    """Listening per site, language served, language asked for and UTC hour: what reports read.
+
+    `requested_lang` is '' when the language asked for was served, so the key has no NULL.
+    """
+
+    __tablename__ = "listening_hours"
+    __table_args__ = (
+        Index("uq_listening_hours_key", "hour", "site_id", "lang", "requested_lang", unique=True),
+        Index("ix_listening_hours_site_id_hour", "site_id", "hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[datetime]
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    lang: Mapped[str] = mapped_column(String(8))
+    requested_lang: Mapped[str] = mapped_column(String(8), default="")
+    opens: Mapped[int] = mapped_column(default=0)
+    plays: Mapped[int] = mapped_column(default=0)
+    quarters: Mapped[int] = mapped_column(default=0)  # progress milestones reached
+    completions: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)  # heard, from the milestones
+    switches: Mapped[int] = mapped_column(default=0)
+    downloads: Mapped[int] = mapped_column(default=0)
+    offline: Mapped[int] = mapped_column(default=0)  # events sent from a saved pack
+
+    def __repr__(self) -> str:
+        return f"<ListeningHour {self.hour:%Y-%m-%d %H}h site={self.site_id} {self.lang}>"
+
+
+class FeedbackTopic(enum.StrEnum):
+    AUDIO_GUIDE = "audio_guide"  # the narration, its sound, its player
+    TRANSLATION_ERROR = "translation_error"  # a wrong or clumsy translation
+    SITE_INFORMATION = "site_information"  # the site's texts, hours, address
+    SITE = "site"  # the place itself
+    FACILITIES = "facilities"  # toilets, shade, signs, ticket desks
+
+
+class FeedbackState(enum.StrEnum):
+    OPEN = "open"  # waiting for staff
+    HELD = "held"  # held for moderation (a link in an anonymous comment): not shown as open
+    HANDLED = "handled"  # staff acted on it and wrote a note (final)
+
+
+class Feedback(db.Model):  # type: ignore[name-defined,misc]
+    """What a tourist told us: a rating, a topic, maybe a comment, in the page's language."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint(in_values("topic", tuple(FeedbackTopic)), name="topic_known"),
+        CheckConstraint(in_values("state", tuple(FeedbackState)), name="state_known"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_feedback_state_id", "state", "id"),
+        Index("ix_feedback_site_id_created_at", "site_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), default=None
+    )
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    topic: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: The language of the page the tourist wrote from.
+    page_lang: Mapped[str] = mapped_column(String(8))
+    #: The comment's language as detected (None: no comment, or too short to tell).
+    detected_lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    channel: Mapped[str] = mapped_column(String(8), default="page")  # page (form) or app (API)
+    state: Mapped[str] = mapped_column(String(8), default=FeedbackState.OPEN.value)
+    held_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(default=None)
+    handled_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    handled_note: Mapped[str | None] = mapped_column(String(1000), default=None)
+
+    def __repr__(self) -> str:
+        return f"<Feedback {self.id} {self.topic} {self.rating} {self.state}>"
