@@ -8,7 +8,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, in_values, utcnow
@@ -68,6 +77,12 @@ class Narration(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     recording_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     #: Whisper's transcript of the recording, which staff may correct before it is used.
     transcript_draft: Mapped[str | None] = mapped_column(Text, default=None)
+    #: Who wrote the source text: `human` (typed, or a transcript a person corrected) or
+    #: `machine` (Whisper's transcript as heard); and whether an editor approved it.
+    source_provenance: Mapped[str] = mapped_column(
+        String(10), default="human", server_default="human"
+    )
+    source_reviewed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     texts: Mapped[list[NarrationText]] = relationship(
         back_populates="narration", cascade="all, delete-orphan", lazy="selectin"

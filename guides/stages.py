@@ -412,7 +412,9 @@ def _offer_again(job: PipelineJob, lang: str, key: str, track_id: int) -> Outcom
         row = publishing.track_with_key(site_id=job.site_id, lang=lang, key=key)
         assert row is not None and row.id == track_id
         target = publishing.guide_row(job.site_id, lang)
-        publishing.offer_track(guide=target, track=row, auto_publish=job.auto_publish)
+        publishing.offer_track(
+            guide=target, track=row, auto_publish=job.auto_publish, narration_id=job.narration_id
+        )
 
     return Outcome("skip", {"key": key, "track": track_id}, reoffer)
 
@@ -512,3 +514,32 @@ def _source_transcript(task: PipelineTask, narration: Narration) -> Any:
     sentences = [sentence for paragraph in segment(corrected) for sentence in paragraph]
     cues = retime(sentences, segments)
     return replace(heard, segments=cues) if cues else heard
+
+
+# --- checks and helpers for staff pages -------------------------------------------------------
+
+
+def check_recording(path: Path) -> None:
+    """Decode a whole upload before it is kept, as the job's source stage will: a file that
+    cannot be used is refused at once (ValidationFailed, `audio_rejected`, with the reason).
+    Where the speech stack is not installed (a web-only install), the job's decode decides."""
+    from app.errors import ValidationFailed
+
+    try:
+        from audio_pipeline import audio
+        from audio_pipeline.errors import PipelineError
+    except ImportError:
+        return
+    try:
+        audio.load_upload(path, pipeline_settings())
+    except PipelineError as exc:
+        raise ValidationFailed(
+            exc.message, reason="audio_rejected", errors={"audio": [exc.reason]}
+        ) from exc
+
+
+def sentences(text: str) -> list[list[str]]:
+    """Paragraphs of sentences, split as translation and speech split them."""
+    from audio_pipeline.text import segment
+
+    return segment(text)
