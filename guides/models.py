@@ -335,3 +335,23 @@ class PipelineEvent(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<PipelineEvent job={self.job_id} task={self.task_id} {self.event}>"
+
+
+class GlossaryTerm(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A proper name staff added: the town's (no site) or one site's, with its form per
+    language and the other spellings that mean it. Whisper is primed with the forms, and
+    translation keeps them (with the seed's glossary.yaml and each site's own names)."""
+
+    __tablename__ = "glossary_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), default=None, index=True
+    )
+    #: Language code (or "*": every Latin-script language not named) -> how it is written.
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Language code -> other spellings, put right to the form after Whisper and translation.
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    def __repr__(self) -> str:
+        return f"<GlossaryTerm {self.id} site={self.site_id} {sorted(self.forms)}>"

@@ -1,4 +1,5 @@
-"""Narrations say who wrote their source text and whether an editor approved it (review)
+"""Narrations say who wrote their source text and whether an editor approved it (review);
+staff's glossary terms (the town's and each site's proper names)
 
 Revision ID: 0014_review
 Revises: 0008_scanner
@@ -18,6 +19,25 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table(
+        "glossary_terms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=True),
+        sa.Column("forms", sa.JSON(), nullable=False),
+        sa.Column("variants", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_glossary_terms_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_glossary_terms")),
+    )
+    op.create_index(
+        op.f("ix_glossary_terms_site_id"), "glossary_terms", ["site_id"], unique=False
+    )
     with op.batch_alter_table("narrations") as batch:
         batch.add_column(
             sa.Column(
@@ -30,6 +50,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("glossary_terms")
     with op.batch_alter_table("narrations") as batch:
         batch.drop_column("source_reviewed")
         batch.drop_column("source_provenance")

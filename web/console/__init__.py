@@ -15,7 +15,17 @@ HERE = Path(__file__).resolve().parent
 def init_app(app: Flask) -> None:
     """Register the console's pages, its words (gettext catalogues) and its error pages."""
     from app.i18n import add_catalogue
-    from web.console import audit, auth, devices, home, narrations, review, users  # noqa: F401 - each adds views  # noqa: F401 - narrations, jobs, review
+    from web.console import (  # noqa: F401 - each adds views
+        audit,
+        auth,
+        devices,
+        glossary,
+        home,
+        models,
+        narrations,
+        review,
+        users,
+    )
     from web.console.access import bp
 
     add_catalogue(app, HERE / "translations")

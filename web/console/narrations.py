@@ -64,7 +64,8 @@ def failure_words(reason: str | None, message: str | None) -> str:
     return f"{plain} ({message})" if message else plain
 
 
-def _sites() -> list[tuple[str, str]]:
+def site_choices() -> list[tuple[str, str]]:
+    """(slug, name) of every site, by name in the console's language."""
     rows = db.session.execute(select(Site.id, Site.slug)).all()
     names = site_names({row.id for row in rows}, ui_language())
     return sorted(((row.slug, names[row.id]) for row in rows), key=lambda pair: pair[1])
@@ -78,7 +79,7 @@ def _page(
     return (
         render_template(
             "console/narrations.html",
-            sites=_sites(),
+            sites=site_choices(),
             languages=current_app.config["LANGUAGES"],
             source=current_app.config["SOURCE_LANGUAGE"],
             max_bytes=narrations.upload_limit_bytes(),

@@ -200,3 +200,62 @@ def test_only_editors_open_narrations_and_review(signed_in: Callable[..., Consol
     menu = signed_in("editor").get("/console/").text
     assert "/console/narrations" in menu and "/console/review" in menu
     assert "/console/narrations" not in signed_in("finance").get("/console/").text
+
+
+def test_the_glossary_lists_the_towns_names_and_staff_add_and_remove_their_own(
+    signed_in: Callable[..., Console], db: Any
+) -> None:
+    from guides import narrations, stages
+    from guides.models import GlossaryTerm
+
+    editor = signed_in("editor")
+    page = editor.get("/console/glossary")
+    assert page.status_code == 200 and "Japanese Covered Bridge" in page.text  # the seed's
+    added = editor.post(
+        "/console/glossary",
+        {"site": SITE, "form-vi": "Xích Thố", "form-en": "Red Hare", "variants": "en: Xich Tho"},
+    )
+    assert added.status_code == 303, added.text
+    term = db.session.scalars(select(GlossaryTerm).order_by(GlossaryTerm.id.desc())).first()
+    assert (term.forms, term.variants) == (
+        {"vi": "Xích Thố", "en": "Red Hare"},
+        {"en": ["Xich Tho"]},
+    )
+    shown = editor.get(f"/console/glossary?site={SITE}")
+    assert "Red Hare" in shown.text and "Xich Tho" in shown.text
+    # The pipeline's glossary for the site now has the name, for Whisper and translation.
+    site_id = narrations.site_by_slug(SITE).id
+    assert "Red Hare" in stages.site_glossary(site_id).forms("en")
+    assert "Red Hare" not in stages.site_glossary(
+        narrations.site_by_slug("tan-ky-old-house").id
+    ).forms("en")
+
+    empty = editor.post("/console/glossary", {"site": "", "form-vi": "  "})
+    assert empty.status_code == 422 and "Hãy viết tên bằng ít nhất một ngôn ngữ" in empty.text
+    bad_line = editor.post("/console/glossary", {"form-vi": "Hội An", "variants": "Hoi An"})
+    assert bad_line.status_code == 422 and "en: Hoi An, Hoian" in bad_line.text
+    bad_lang = editor.post("/console/glossary", {"form-xx": "Hội An"})
+    assert bad_lang.status_code == 422 and "xx" in bad_lang.text
+    too_long = editor.post("/console/glossary", {"form-vi": "a" * 200})
+    assert too_long.status_code == 422
+    no_site = editor.post("/console/glossary", {"site": "nowhere", "form-vi": "Hội An"})
+    assert no_site.status_code == 422
+    assert editor.get("/console/glossary?site=nowhere").status_code == 404
+
+    term_id = term.id
+    removed = editor.post(f"/console/glossary/{term_id}/delete", {"site": SITE})
+    db.session.expire_all()
+    assert removed.status_code == 303
+    assert db.session.scalar(select(GlossaryTerm).where(GlossaryTerm.id == term_id)) is None
+    assert editor.post(f"/console/glossary/{term_id}/delete").status_code == 404
+
+
+def test_models_and_languages_shows_what_is_missing_and_how_to_install_it(
+    signed_in: Callable[..., Console],
+) -> None:
+    page = signed_in("admin").get("/console/models")
+    assert page.status_code == 200
+    assert "flask models download --recommended" in page.text
+    assert "flask models download argos-vi-en" in page.text  # no Argos model on a test machine
+    assert "espeak" in page.text
+    assert signed_in("editor").get("/console/models").status_code == 403
