@@ -5,7 +5,9 @@
   if (!root || root.dataset.final === "true") return;
   const url = root.dataset.url;
   function render(job) {
-    document.getElementById("job-state").textContent = job.state_words;
+    const badge = document.getElementById("job-state");
+    badge.textContent = job.state_words;
+    badge.className = "badge " + ({ succeeded: "ok", failed: "bad" }[job.status] || "busy");
     document.getElementById("job-progress").value = job.progress;
     document.getElementById("job-percent").textContent = Math.round(job.progress * 100) + "%";
     const error = document.getElementById("job-error");
