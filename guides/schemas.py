@@ -34,7 +34,13 @@ class GuideSchema(Schema):
     captions_url = fields.String(allow_none=True, metadata={"description": "WebVTT"})
     duration_s = fields.Float(allow_none=True)
     published_at = fields.String(allow_none=True)
-    reason = fields.String(metadata={"description": "Why the requested language is not ready"})
+    reason = fields.String(
+        metadata={
+            "description": "Why the requested language is not ready, in public words only: "
+            "`being prepared` (pending) or `no narration in this language yet` (unavailable); "
+            "the pipeline's reasons are for staff (GET /api/v1/narrations/{id}, /api/v1/jobs)"
+        }
+    )
     fallback = fields.Nested(GuideFallbackSchema, allow_none=True)
     available_languages = fields.List(fields.String())
 

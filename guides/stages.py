@@ -586,7 +586,13 @@ def language_models(
             **state.as_dict(),
             "quality": spec.quality,
             "description": spec.description,
-            "command": None if state.installed else f"flask models download {spec.id}",
+            "command": None
+            if state.installed
+            # Refused unless the operator opts in to a non-commercial licence.
+            else (
+                ("HOIAN_ALLOW_NONCOMMERCIAL_MODELS=1 " if not spec.commercial_use else "")
+                + f"flask models download {spec.id}"
+            ),
         }
 
     def installed(pair: tuple[str, str]) -> bool:

@@ -258,4 +258,6 @@ def test_models_and_languages_shows_what_is_missing_and_how_to_install_it(
     assert "flask models download --recommended" in page.text
     assert "flask models download argos-vi-en" in page.text  # no Argos model on a test machine
     assert "espeak" in page.text
+    # A non-commercial voice is installed only where the operator opts in.
+    assert "HOIAN_ALLOW_NONCOMMERCIAL_MODELS=1 flask models download coqui-xtts-v2" in page.text
     assert signed_in("editor").get("/console/models").status_code == 403

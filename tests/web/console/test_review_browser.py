@@ -1,11 +1,13 @@
 """The editor's whole round in real headless Chromium against a real gunicorn and the real
 speech stack: paste a Vietnamese narration, watch its job finish, write the English
-translation sentence by sentence, hear the draft, approve, publish; the tourist then gets it.
-Every page on the way is checked by axe-core (WCAG 2.1 A/AA) and photographed."""
+translation sentence by sentence, hear the draft, approve, publish; the tourist then gets it;
+then upload a recording and correct Whisper's transcript while it plays. Every page on the way
+is checked by axe-core (WCAG 2.1 A/AA) and photographed."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,8 +61,49 @@ def _job_finishes(page: Any) -> None:
     )
 
 
+def _record_and_correct(
+    page: Any, base: str, tmp_path: Path, report: dict[str, Any], artifacts: Path
+) -> None:
+    """A recording made with espeak-ng and ffmpeg: a wrong kind of file is refused before any
+    upload; the recording goes up with its progress bar, its job transcribes it, and the
+    editor corrects Whisper's words while the recording plays."""
+    wav, notes = tmp_path / "chua-cau.wav", tmp_path / "notes.txt"
+    subprocess.run(
+        ["espeak-ng", "-v", "vi", "-s", "140", "-w", str(tmp_path / "raw.wav"), VI_TEXT],
+        check=True,
+    )
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "raw.wav"), "-ar", "16000", str(wav)],
+        check=True,
+    )
+    notes.write_text("not audio", encoding="utf-8")
+    page.goto(f"{base}/console/narrations")
+    page.locator("#upload-site").select_option(SITE)
+    page.locator("#upload-file").set_input_files(str(notes))
+    assert "Không nhận loại tệp này" in page.locator("#upload-error").inner_text()
+    page.locator("#upload-file").set_input_files(str(wav))
+    assert page.locator("#upload-error").is_hidden()
+    page.get_by_role("button", name="Tải lên và tạo thuyết minh").click()
+    page.wait_for_url(f"{base}/console/jobs/*")
+    _job_finishes(page)
+    page.get_by_role("link", name="Duyệt các bản thuyết minh").click()
+    page.wait_for_url(f"{base}/console/review/*")
+    page.goto(page.url.split("?")[0] + "?lang=vi")
+    assert page.locator("th", has_text="Whisper nghe được").count() == 1
+    page.evaluate("document.getElementById('recording-player').play()")
+    page.wait_for_function(
+        "() => document.getElementById('recording-player').currentTime > 0.3", timeout=20_000
+    )
+    _axe(page, report, "review-recording", artifacts)
+    boxes = page.locator("textarea[name=s]")
+    boxes.nth(0).fill("Miếu Quan Công được dựng vào thế kỷ mười bảy.")
+    page.get_by_role("button", name="Lưu và tạo lại ngôn ngữ này").click()
+    assert "Đã lưu" in page.locator(".flash").inner_text()
+    assert page.locator("#review-state").inner_text() == "cần duyệt"
+
+
 def test_an_editor_narrates_translates_approves_and_publishes(
-    review_server: Server, chromium: Any, artifacts_dir: Path
+    review_server: Server, chromium: Any, artifacts_dir: Path, tmp_path: Path
 ) -> None:
     base = review_server.base
     email = server_user(review_server, "editor", email="hoa.editor@hoian.test")
@@ -124,6 +167,8 @@ def test_an_editor_narrates_translates_approves_and_publishes(
         page.get_by_role("button", name="Xuất bản mọi ngôn ngữ đã duyệt").click()
         assert "Đã xuất bản" in page.locator(".flash").inner_text()
         assert page.locator("#review-state").inner_text() == "đã xuất bản"
+
+        _record_and_correct(page, base, tmp_path, report, artifacts_dir)
 
         page.goto(f"{base}/console/review")
         _axe(page, report, "review-list", artifacts_dir)
