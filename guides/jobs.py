@@ -25,6 +25,7 @@ from app.errors import NotFound
 from app.extensions import db, locked
 from app.states import StateMachine
 from content.models import Provenance, Site
+from guides import publishing
 from guides.models import (
     JobState,
     Narration,
@@ -405,4 +406,18 @@ def _advance(job: PipelineJob) -> list[int]:
             transition_job(job, "fail", changes={"reason": failed.error_reason})
         else:
             transition_job(job, "finish")
+            _mark_waiting_for_models(job)
     return runnable
+
+
+def _mark_waiting_for_models(job: PipelineJob) -> None:
+    """A job that succeeded and left languages waiting for a model: those will come once an
+    admin installs one, and tourists are told they are being prepared. A job that failed
+    changes nothing they see."""
+    for task in job.tasks:
+        if task.stage == TaskStage.SPEECH.value and task.state == TaskState.PENDING.value:
+            publishing.mark_waiting_for_model(
+                site_id=job.site_id,
+                lang=task.lang,
+                reason=task.error_message or task.error_reason or "waiting for a model",
+            )

@@ -31,9 +31,10 @@ from guides.published import media_dir
 def guide_row(site_id: int, lang: str) -> Guide:
     """The site's guide row in one language, made when it does not exist yet.
 
-    Only a built track makes or changes a guide row (`offer_track`, `_publish`): a job that is
-    queued, running, waiting for a model or failed leaves what tourists see (and /sync) as it
-    was. Why a language is not built is the job's business, shown to staff only.
+    Only a built track (`offer_track`, `_publish`) or a language left waiting for a model
+    (`mark_waiting_for_model`) makes or changes a guide row: a job that is queued, running or
+    failed leaves what tourists see (and /sync) as it was. Why a language is not built is for
+    staff only; tourists read `published.PUBLIC_REASONS`.
     """
     guide = db.session.scalar(select(Guide).where(Guide.site_id == site_id, Guide.lang == lang))
     if guide is None:
@@ -41,6 +42,17 @@ def guide_row(site_id: int, lang: str) -> Guide:
         db.session.add(guide)
         db.session.flush()
     return guide
+
+
+def mark_waiting_for_model(*, site_id: int, lang: str, reason: str) -> None:
+    """A language that waits for a model says so to staff (`reason`) and, unless a guide is
+    published or a draft waits, tells tourists that it is being prepared."""
+    guide = guide_row(site_id, lang)
+    if guide.status == GuideStatus.READY.value or guide.draft_track_id is not None:
+        return
+    guide.status = GuideStatus.PENDING.value
+    guide.reason = reason[:300]
+    bump_catalogue_version()  # the public guide now says it is being prepared
 
 
 # --- staged files -----------------------------------------------------------------------------
@@ -213,6 +225,7 @@ def offer_track(
     understood = track.understood
     if guide.status != GuideStatus.READY.value:
         guide.status = GuideStatus.PENDING.value
+        bump_catalogue_version()  # a guide being prepared, where there may have been none
         guide.reason = (
             "built; waiting for an editor to publish it"
             if understood

@@ -127,9 +127,10 @@ def test_the_guide_falls_back_along_the_chain_and_says_why(
         "reason": "no narration in this language yet",
     }
     en = client.get(f"/api/v1/sites/{SITE}/guide?lang=en").get_json()
-    # en waits for a translation model: staff see why in the job; tourists, that there is none.
-    assert en["lang"] == "vi" and en["fallback"]["status"] == "unavailable"
-    assert en["fallback"]["reason"] == "no narration in this language yet"
+    # en waits for a translation model: staff see why in the job; tourists, only that it is
+    # being prepared.
+    assert en["lang"] == "vi" and en["fallback"]["status"] == "pending"
+    assert en["fallback"]["reason"] == "being prepared"
     other = client.get("/api/v1/sites/quan-cong-temple/guide?lang=en").get_json()
     assert other["status"] == "unavailable" and other["tracks"] == []
 

@@ -145,3 +145,43 @@ def test_the_new_paths_are_documented_with_their_errors(client: Any) -> None:
     narration = spec["paths"]["/api/v1/narrations/{narration_id}"]["get"]
     assert {"401", "403", "404"} <= set(narration["responses"])
     assert narration["security"] == [{"bearerAuth": []}]
+
+
+def _finish(job_id: int, stage: str, lang: str, event: str, **outcome: Any) -> None:
+    from app.extensions import db
+    from guides import jobs
+    from guides.models import PipelineTask
+
+    row = db.session.scalar(
+        select(PipelineTask).where(
+            PipelineTask.job_id == job_id, PipelineTask.stage == stage, PipelineTask.lang == lang
+        )
+    )
+    task = jobs.claim_task(task_id=row.id, owner="test-worker", lease_s=30)
+    assert task is not None, (stage, lang, row.state)
+    jobs.finish_task(task, event, **outcome)
+    db.session.flush()
+
+
+def test_a_language_left_waiting_for_a_model_is_being_prepared_in_public_words(
+    client: Any, auth: Any
+) -> None:
+    editor = auth("editor")
+    job_id = client.post(
+        f"/api/v1/sites/{SITE}/narrations",
+        json={"text": VI_TEXT, "langs": ["vi", "en"]},
+        headers=editor,
+    ).get_json()["id"]
+    _finish(job_id, "source", "vi", "succeed", result={})
+    missing = {"reason": "model_missing", "message": "install argos-vi-en"}
+    _finish(job_id, "translate", "en", "wait_model", **missing)
+    assert client.get(f"/api/v1/sites/{SITE}/guide?lang=en").get_json()["status"] == "unavailable"
+    _finish(job_id, "speech", "vi", "succeed", result={})
+
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=editor).get_json()
+    assert job["status"] == "succeeded" and job["pending_languages"] == ["en"]
+    assert job["languages"]["en"]["error"]["message"] == "install argos-vi-en"  # for staff
+    public = client.get(f"/api/v1/sites/{SITE}/guide?lang=en").get_json()
+    assert (public["status"], public["reason"]) == ("pending", "being prepared")
+    assert "argos" not in str(public)
+    assert "argos" not in str(client.get(f"/api/v1/sites/{SITE}?lang=en").get_json())
