@@ -16,24 +16,26 @@ def _sync(client: Any, since: int | None = None) -> dict[str, Any]:
     return dict(client.get(url).get_json())
 
 
-def _fail_source(job_id: int) -> None:
-    """The job's source step fails for good, as a worker records it (corrupt audio)."""
+def _finish(job_id: int, stage: str, lang: str, event: str, **outcome: Any) -> None:
     from app.extensions import db
     from guides import jobs
     from guides.models import PipelineTask
 
-    source = db.session.scalar(
-        select(PipelineTask).where(PipelineTask.job_id == job_id, PipelineTask.stage == "source")
+    row = db.session.scalar(
+        select(PipelineTask).where(
+            PipelineTask.job_id == job_id, PipelineTask.stage == stage, PipelineTask.lang == lang
+        )
     )
-    task = jobs.claim_task(task_id=source.id, owner="test-worker", lease_s=30)
-    assert task is not None
-    jobs.finish_task(
-        task,
-        "fail",
-        reason="corrupt_audio",
-        message="install argos-vi-en; translate (en) did not succeed",
-    )
+    task = jobs.claim_task(task_id=row.id, owner="test-worker", lease_s=30)
+    assert task is not None, (stage, lang, row.state)
+    jobs.finish_task(task, event, **outcome)
     db.session.flush()
+
+
+def _fail_source(job_id: int) -> None:
+    """The job's source step fails for good, as a worker records it (corrupt audio)."""
+    message = "install argos-vi-en; translate (en) did not succeed"
+    _finish(job_id, "source", "vi", "fail", reason="corrupt_audio", message=message)
 
 
 def test_a_failed_job_changes_nothing_tourists_see_nor_sync(client: Any, auth: Any) -> None:
@@ -145,22 +147,6 @@ def test_the_new_paths_are_documented_with_their_errors(client: Any) -> None:
     narration = spec["paths"]["/api/v1/narrations/{narration_id}"]["get"]
     assert {"401", "403", "404"} <= set(narration["responses"])
     assert narration["security"] == [{"bearerAuth": []}]
-
-
-def _finish(job_id: int, stage: str, lang: str, event: str, **outcome: Any) -> None:
-    from app.extensions import db
-    from guides import jobs
-    from guides.models import PipelineTask
-
-    row = db.session.scalar(
-        select(PipelineTask).where(
-            PipelineTask.job_id == job_id, PipelineTask.stage == stage, PipelineTask.lang == lang
-        )
-    )
-    task = jobs.claim_task(task_id=row.id, owner="test-worker", lease_s=30)
-    assert task is not None, (stage, lang, row.state)
-    jobs.finish_task(task, event, **outcome)
-    db.session.flush()
 
 
 def test_a_language_left_waiting_for_a_model_is_being_prepared_in_public_words(
