@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from app import audit
@@ -180,7 +180,6 @@ def create_job(
         if lang != source and not (human and human.provenance == Provenance.HUMAN.value):
             after = task(TaskStage.TRANSLATE, lang, source_task)
         task(TaskStage.SPEECH, lang, after)
-        publishing.mark_building(site_id=site.id, lang=lang, narration_id=narration.id)
     db.session.flush()
     audit.record(
         action="pipeline_job.create",
@@ -194,6 +193,31 @@ def create_job(
 def queued_tasks(job: PipelineJob) -> list[int]:
     """Tasks of a new job that may start at once (handed to the executor after the commit)."""
     return [t.id for t in job.tasks if t.state == TaskState.QUEUED.value]
+
+
+def list_jobs(
+    *,
+    site_id: int | None = None,
+    state: str | None = None,
+    lang: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[PipelineJob], int]:
+    """Jobs, newest first, of one site, in one state, or building one language; and how many."""
+    query = select(PipelineJob)
+    if site_id is not None:
+        query = query.where(PipelineJob.site_id == site_id)
+    if state is not None:
+        query = query.where(PipelineJob.state == state)
+    if lang is not None:
+        query = query.where(
+            PipelineJob.id.in_(select(PipelineTask.job_id).where(PipelineTask.lang == lang))
+        )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(PipelineJob.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(rows), int(total)
 
 
 def get_job(*, job_id: int) -> PipelineJob:
@@ -373,17 +397,6 @@ def _advance(job: PipelineJob) -> list[int]:
                 task.error_message = upstream.error_message
                 transition_task(task, "wait_model")
                 changed = True
-    for task in job.tasks:
-        if task.stage == TaskStage.SPEECH.value and TaskState(task.state) in (
-            TaskState.FAILED,
-            TaskState.CANCELLED,
-            TaskState.PENDING,
-        ):
-            publishing.mark_not_built(
-                site_id=job.site_id,
-                lang=task.lang,
-                reason=task.error_message or task.error_reason or "not built",
-            )
     if all(TaskState(t.state) in FINAL_TASK_STATES for t in job.tasks):
         failed = next((t for t in job.tasks if t.state == TaskState.FAILED.value), None)
         if job.state == JobState.QUEUED.value:
@@ -393,4 +406,18 @@ def _advance(job: PipelineJob) -> list[int]:
             transition_job(job, "fail", changes={"reason": failed.error_reason})
         else:
             transition_job(job, "finish")
+            _mark_waiting_for_models(job)
     return runnable
+
+
+def _mark_waiting_for_models(job: PipelineJob) -> None:
+    """A job that succeeded and left languages waiting for a model: those will come once an
+    admin installs one, and tourists are told they are being prepared. A job that failed
+    changes nothing they see."""
+    for task in job.tasks:
+        if task.stage == TaskStage.SPEECH.value and task.state == TaskState.PENDING.value:
+            publishing.mark_waiting_for_model(
+                site_id=job.site_id,
+                lang=task.lang,
+                reason=task.error_message or task.error_reason or "waiting for a model",
+            )

@@ -8,7 +8,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import TimestampMixin, in_values, utcnow
@@ -70,6 +79,12 @@ class Narration(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     transcript_draft: Mapped[str | None] = mapped_column(Text, default=None)
     #: As `Site.seed_digest`: what the seed loader last wrote (guides/seeding.py).
     seed_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Who wrote the source text: `human` (typed, or a transcript a person corrected) or
+    #: `machine` (Whisper's transcript as heard); and whether an editor approved it.
+    source_provenance: Mapped[str] = mapped_column(
+        String(10), default="human", server_default="human"
+    )
+    source_reviewed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     texts: Mapped[list[NarrationText]] = relationship(
         back_populates="narration", cascade="all, delete-orphan", lazy="selectin"
@@ -322,3 +337,23 @@ class PipelineEvent(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<PipelineEvent job={self.job_id} task={self.task_id} {self.event}>"
+
+
+class GlossaryTerm(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A proper name staff added: the town's (no site) or one site's, with its form per
+    language and the other spellings that mean it. Whisper is primed with the forms, and
+    translation keeps them (with the seed's glossary.yaml and each site's own names)."""
+
+    __tablename__ = "glossary_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), default=None, index=True
+    )
+    #: Language code (or "*": every Latin-script language not named) -> how it is written.
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Language code -> other spellings, put right to the form after Whisper and translation.
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    def __repr__(self) -> str:
+        return f"<GlossaryTerm {self.id} site={self.site_id} {sorted(self.forms)}>"

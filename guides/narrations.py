@@ -142,6 +142,10 @@ def create_narration(
         source_kind=(SourceKind.RECORDING if recording else SourceKind.TEXT).value,
         recording_path=recording.path if recording else None,
         recording_sha256=recording.sha256 if recording else None,
+        # A typed text is the editor's own words; a recording's text is Whisper's until a
+        # person corrects and approves it.
+        source_provenance=(Provenance.MACHINE if recording else Provenance.HUMAN).value,
+        source_reviewed=recording is None,
     )
     db.session.add(narration)
     db.session.flush()
@@ -190,9 +194,16 @@ def start_build(
 
 
 def set_translation(
-    *, narration_id: int, lang: str, text: str, requested_by_id: int | None = None
+    *,
+    narration_id: int,
+    lang: str,
+    text: str,
+    requested_by_id: int | None = None,
+    approved: bool = True,
 ) -> PipelineJob:
-    """A person's translation replaces the machine one; that language is spoken again."""
+    """A person's translation replaces the machine one; that language is spoken again.
+    `approved`: the writer approves it (the API); the console's review leaves it to be
+    approved once its new track was heard."""
     narration = db.session.get(Narration, narration_id)
     if narration is None:
         raise NotFound(f"narration {narration_id} not found")
@@ -207,13 +218,14 @@ def set_translation(
         narration.transcript_draft = (
             None if narration.source_kind == SourceKind.TEXT.value else text.strip()
         )
+        narration.source_provenance, narration.source_reviewed = Provenance.HUMAN.value, approved
     else:
         row = narration.text_for(lang)
         before = row.text if row else None
         if row is None:
             row = NarrationText(lang=lang, text=text.strip(), provenance=Provenance.HUMAN.value)
             narration.texts.append(row)
-        row.text, row.provenance, row.reviewed = text.strip(), Provenance.HUMAN.value, True
+        row.text, row.provenance, row.reviewed = text.strip(), Provenance.HUMAN.value, approved
     audit.record(
         action="narration.translate",
         object_type="narration",

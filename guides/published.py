@@ -24,6 +24,12 @@ from guides.models import Guide, GuideStatus, GuideTrack, GuideTrackFile
 #: Where published files are served; the name is the file's sha256, so a URL never changes
 #: meaning and can be cached for ever.
 MEDIA_PREFIX = "/media/guides"
+#: All that tourists are told of a guide that is not ready: the pipeline's own reasons (a
+#: missing model, a failed step, a track held for review) are for staff, in the console.
+PUBLIC_REASONS = {
+    GuideStatus.PENDING.value: "being prepared",
+    GuideStatus.UNAVAILABLE.value: "no narration in this language yet",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,7 @@ def guide_document(site: Site, *, requested: str, chain: list[str] | None = None
         order = [requested, *order]
     own = guides.get(requested)
     own_status = own.status if own else GuideStatus.UNAVAILABLE.value
-    own_reason = own.reason if own else "no narration in this language yet"
+    own_reason = PUBLIC_REASONS.get(own_status, "")
     served = next((lang for lang in order if _published(guides.get(lang)) is not None), None)
     ready_languages = sorted(lang for lang, row in guides.items() if _published(row))
     document: dict[str, Any] = {
@@ -176,7 +182,7 @@ def guide_summary(site: Site, *, lang: str, requested: str) -> dict[str, Any]:
             "lang": requested,
             "machine_translated": bool(row and row.machine_translated),
             "ready_languages": ready,
-            "reason": row.reason if row else "",
+            "reason": PUBLIC_REASONS.get(row.status, "") if row else "",
         }
     }
 

@@ -29,7 +29,13 @@ from guides.published import media_dir
 
 
 def guide_row(site_id: int, lang: str) -> Guide:
-    """The site's guide row in one language, made when it does not exist yet."""
+    """The site's guide row in one language, made when it does not exist yet.
+
+    Only a built track (`offer_track`, `_publish`) or a language left waiting for a model
+    (`mark_waiting_for_model`) makes or changes a guide row: a job that is queued, running or
+    failed leaves what tourists see (and /sync) as it was. Why a language is not built is for
+    staff only; tourists read `published.PUBLIC_REASONS`.
+    """
     guide = db.session.scalar(select(Guide).where(Guide.site_id == site_id, Guide.lang == lang))
     if guide is None:
         guide = Guide(site_id=site_id, lang=lang, status=GuideStatus.PENDING.value, reason="")
@@ -38,22 +44,15 @@ def guide_row(site_id: int, lang: str) -> Guide:
     return guide
 
 
-def mark_building(*, site_id: int, lang: str, narration_id: int) -> None:
-    """A guide being built says so, unless a published one is served meanwhile."""
+def mark_waiting_for_model(*, site_id: int, lang: str, reason: str) -> None:
+    """A language that waits for a model says so to staff (`reason`) and, unless a guide is
+    published or a draft waits, tells tourists that it is being prepared."""
     guide = guide_row(site_id, lang)
-    guide.narration_id = narration_id
-    if guide.status != GuideStatus.READY.value:
-        guide.status = GuideStatus.PENDING.value
-        guide.reason = "being built"
-
-
-def mark_not_built(*, site_id: int, lang: str, reason: str) -> None:
-    """A language that could not be built says why, unless a published guide is served."""
-    guide = guide_row(site_id, lang)
-    if guide.status == GuideStatus.READY.value:
+    if guide.status == GuideStatus.READY.value or guide.draft_track_id is not None:
         return
     guide.status = GuideStatus.PENDING.value
     guide.reason = reason[:300]
+    bump_catalogue_version()  # the public guide now says it is being prepared
 
 
 # --- staged files -----------------------------------------------------------------------------
@@ -207,19 +206,26 @@ def record_track(*, job: PipelineJob, staged: StagedTrack) -> GuideTrack:
         )
         db.session.add(track)
         db.session.flush()
-    offer_track(guide=guide, track=track, auto_publish=job.auto_publish)
+    offer_track(
+        guide=guide, track=track, auto_publish=job.auto_publish, narration_id=job.narration_id
+    )
     return track
 
 
-def offer_track(*, guide: Guide, track: GuideTrack, auto_publish: bool) -> None:
+def offer_track(
+    *, guide: Guide, track: GuideTrack, auto_publish: bool, narration_id: int | None = None
+) -> None:
     """A built track waits for review, or is published at once when so configured, unless
     Whisper did not understand it: then it always waits for an editor, with the figure."""
     if guide.published_track_id == track.id:
         return
+    if narration_id is not None:
+        guide.narration_id = narration_id
     guide.draft_track = track
     understood = track.understood
     if guide.status != GuideStatus.READY.value:
         guide.status = GuideStatus.PENDING.value
+        bump_catalogue_version()  # a guide being prepared, where there may have been none
         guide.reason = (
             "built; waiting for an editor to publish it"
             if understood
@@ -274,9 +280,11 @@ def publish_guide(*, site_slug: str, lang: str) -> Guide:
         )
     track = guide.draft_track
     assert track is not None
-    if track.machine_translated and guide.narration_id:
-        narration = db.session.get(Narration, guide.narration_id)
-        row = narration.text_for(lang) if narration else None
+    narration = db.session.get(Narration, guide.narration_id) if guide.narration_id else None
+    if narration is not None and lang == narration.source_lang:
+        narration.source_reviewed = True  # publishing is an editor's approval
+    elif narration is not None and track.machine_translated:
+        row = narration.text_for(lang)
         if row is not None:
             row.reviewed = True
     _publish(guide)

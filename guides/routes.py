@@ -17,9 +17,17 @@ from app.i18n import requested_language
 from content import services as catalogue
 from content.cache import catalogue_version
 from content.schemas import LangArgsSchema
-from guides import executor, jobs, narrations, presenters, published, publishing
+from guides import executor, jobs, narrations, presenters, published, publishing, review
 from guides.models import PipelineJob
-from guides.schemas import GuideSchema, JobSchema, NarrationTextSchema, TranslationSchema
+from guides.schemas import (
+    GuideSchema,
+    JobListArgsSchema,
+    JobPageSchema,
+    JobSchema,
+    NarrationSchema,
+    NarrationTextSchema,
+    TranslationSchema,
+)
 
 blp = Blueprint("guides", __name__, url_prefix="/api/v1", description="Audio guides")
 #: Guide audio and captions, outside the API: content-addressed, cached for ever.
@@ -138,6 +146,43 @@ def narration_create(slug: str) -> Any:
 
 
 narration_create.accepts_any_body = True  # type: ignore[attr-defined]
+
+
+@blp.route("/jobs")
+@require_roles("editor", "finance", "inspector")
+@blp.arguments(JobListArgsSchema, location="query")
+@blp.response(200, JobPageSchema)
+@error_responses(blp, 401, 403, 404, 422, reasons={404: ("site_not_found",)})
+@blp.doc(security=BEARER)
+def job_list(args: dict[str, Any]) -> dict[str, Any]:
+    """Pipeline jobs (staff), newest first: filter by site, state and language."""
+    site_id = narrations.site_by_slug(args["site"]).id if "site" in args else None
+    rows, total = jobs.list_jobs(
+        site_id=site_id,
+        state=args.get("state"),
+        lang=args.get("lang"),
+        page=args["page"],
+        per_page=args["per_page"],
+    )
+    return {
+        "items": [presenters.job_view(job) for job in rows],
+        "page": args["page"],
+        "per_page": args["per_page"],
+        "total": total,
+        "pages": max(1, -(-total // args["per_page"])),
+    }
+
+
+@blp.route("/narrations/<int:narration_id>")
+@require_roles("editor")
+@blp.response(200, NarrationSchema)
+@error_responses(blp, 401, 403, 404, reasons={404: ("no_narration",)})
+@blp.doc(security=BEARER)
+def narration_detail(narration_id: int) -> dict[str, Any]:
+    """A narration with its drafts per language (editor): the source text or Whisper's
+    transcript, each translation with its review state, the track waiting for review with what
+    Whisper heard of it, and the published one."""
+    return presenters.narration_view(review.get_narration(narration_id))
 
 
 @blp.route("/jobs/<int:job_id>")

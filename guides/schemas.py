@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas import ServedLanguage
+from app.schemas import PaginationArgsSchema, ServedLanguage
+from guides.models import JobState
 
 
 class GuideTrackSchema(Schema):
@@ -33,7 +34,13 @@ class GuideSchema(Schema):
     captions_url = fields.String(allow_none=True, metadata={"description": "WebVTT"})
     duration_s = fields.Float(allow_none=True)
     published_at = fields.String(allow_none=True)
-    reason = fields.String(metadata={"description": "Why the requested language is not ready"})
+    reason = fields.String(
+        metadata={
+            "description": "Why the requested language is not ready, in public words only: "
+            "`being prepared` (pending) or `no narration in this language yet` (unavailable); "
+            "the pipeline's reasons are for staff (GET /api/v1/narrations/{id}, /api/v1/jobs)"
+        }
+    )
     fallback = fields.Nested(GuideFallbackSchema, allow_none=True)
     available_languages = fields.List(fields.String())
 
@@ -115,3 +122,74 @@ class JobSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
     languages = fields.Dict(keys=fields.String(), values=fields.Nested(JobLanguageSchema))
     stages = fields.List(fields.Nested(JobStageSchema))
+
+
+class JobListArgsSchema(PaginationArgsSchema):
+    site = fields.String(validate=validate.Length(max=80), metadata={"description": "Site slug"})
+    state = fields.String(
+        validate=validate.OneOf([s.value for s in JobState]),
+        metadata={"description": "queued, running, succeeded or failed"},
+    )
+    lang = ServedLanguage(metadata={"description": "Jobs that build this language"})
+
+
+class JobPageSchema(Schema):
+    items = fields.List(fields.Nested(JobSchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+class TrackFileSchema(Schema):
+    format = fields.String()
+    url = fields.String()
+    bytes = fields.Integer()
+    mime = fields.String()
+
+
+class DraftTrackSchema(Schema):
+    id = fields.Integer()
+    content_key = fields.String()
+    transcript = fields.String()
+    machine_translated = fields.Boolean()
+    voice_id = fields.String(allow_none=True, metadata={"description": "None: a recording"})
+    duration_s = fields.Float()
+    loudness_lufs = fields.Float(allow_none=True)
+    created_at = fields.DateTime()
+    job_id = fields.Integer(allow_none=True)
+    files = fields.List(fields.Nested(TrackFileSchema))
+    captions_url = fields.String(allow_none=True, metadata={"description": "WebVTT"})
+    hearing = fields.Dict(
+        allow_none=True,
+        metadata={"description": "What Whisper heard of synthesized speech (error, bound, heard)"},
+    )
+
+
+class NarrationLanguageSchema(Schema):
+    state = fields.String(
+        metadata={"description": "machine, needs_review, approved or published (Weblate's)"}
+    )
+    text = fields.String(allow_none=True, metadata={"description": "The words of this language"})
+    provenance = fields.String(allow_none=True, metadata={"description": "human or machine"})
+    approved = fields.Boolean()
+    guide_status = fields.String(metadata={"description": "ready, pending or unavailable"})
+    reason = fields.String(metadata={"description": "Why it is not ready (staff words)"})
+    draft = fields.Nested(DraftTrackSchema, allow_none=True)
+    published = fields.Nested(DraftTrackSchema, allow_none=True)
+    published_at = fields.DateTime(allow_none=True)
+
+
+class NarrationSchema(Schema):
+    id = fields.Integer()
+    site = fields.String(allow_none=True)
+    source_lang = fields.String()
+    source_kind = fields.String(metadata={"description": "text or recording"})
+    text = fields.String(metadata={"description": "The source text (a recording's transcript)"})
+    transcript_draft = fields.String(
+        allow_none=True, metadata={"description": "Whisper's transcript, as corrected"}
+    )
+    recording_sha256 = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    languages = fields.Dict(keys=fields.String(), values=fields.Nested(NarrationLanguageSchema))

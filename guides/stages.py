@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.extensions import db
 from audio_pipeline.settings import PipelineSettings
 from content.models import Provenance, Site
 from guides import publishing
 from guides.models import (
+    GlossaryTerm,
     Guide,
     Narration,
     NarrationText,
@@ -226,7 +228,8 @@ def install_model(path: Path) -> list[Any]:
 def site_glossary(site_id: int) -> Any:
     """The town's glossary with the site's own names first: its name in every language it has
     a text in (so "Hội quán Phúc Kiến" comes out of translation as "Fujian Assembly Hall"),
-    with the unaccented spelling of each Latin-script name as a variant Whisper may write."""
+    with the unaccented spelling of each Latin-script name as a variant Whisper may write; then
+    the terms staff added in the console (the site's, then the town's), then the seed's."""
     from unidecode import unidecode
 
     from audio_pipeline.glossary import Glossary
@@ -234,15 +237,38 @@ def site_glossary(site_id: int) -> Any:
 
     site = db.session.get(Site, site_id)
     forms = {text.lang: text.name for text in (site.texts if site else []) if text.name.strip()}
-    if len(forms) < 2:
+    items: list[dict[str, Any]] = []
+    if len(forms) >= 2:
+        variants = {
+            lang: [unidecode(name)]
+            for lang, name in forms.items()
+            if language(lang).latin and unidecode(name) != name
+        }
+        items.append({"forms": forms, "variants": variants})
+    # Staff's terms (the console's Glossary): the site's own first, then the town's.
+    items += [{"forms": t.forms, "variants": t.variants} for t in staff_terms(site_id)]
+    if not items:
         return engines().glossary()
-    variants = {
-        lang: [unidecode(name)]
-        for lang, name in forms.items()
-        if language(lang).latin and unidecode(name) != name
-    }
-    own = Glossary.from_data([{"forms": forms, "variants": variants}])
-    return engines().glossary().merged(own)
+    return engines().glossary().merged(Glossary.from_data(items))
+
+
+def staff_terms(site_id: int | None) -> list[GlossaryTerm]:
+    """Terms staff added for a site (first) and for the whole town."""
+    rows = db.session.scalars(
+        select(GlossaryTerm)
+        .where((GlossaryTerm.site_id == site_id) | GlossaryTerm.site_id.is_(None))
+        .order_by(GlossaryTerm.site_id.is_(None), GlossaryTerm.id)
+    )
+    return list(rows)
+
+
+def seed_glossary() -> list[dict[str, Any]]:
+    """The town's glossary as the seed file has it (forms and variants of each term)."""
+    glossary = engines().glossary()
+    return [
+        {"forms": dict(term.forms), "variants": {k: list(v) for k, v in term.variants.items()}}
+        for term in glossary.terms
+    ]
 
 
 # --- running a stage --------------------------------------------------------------------------
@@ -412,7 +438,9 @@ def _offer_again(job: PipelineJob, lang: str, key: str, track_id: int) -> Outcom
         row = publishing.track_with_key(site_id=job.site_id, lang=lang, key=key)
         assert row is not None and row.id == track_id
         target = publishing.guide_row(job.site_id, lang)
-        publishing.offer_track(guide=target, track=row, auto_publish=job.auto_publish)
+        publishing.offer_track(
+            guide=target, track=row, auto_publish=job.auto_publish, narration_id=job.narration_id
+        )
 
     return Outcome("skip", {"key": key, "track": track_id}, reoffer)
 
@@ -512,3 +540,90 @@ def _source_transcript(task: PipelineTask, narration: Narration) -> Any:
     sentences = [sentence for paragraph in segment(corrected) for sentence in paragraph]
     cues = retime(sentences, segments)
     return replace(heard, segments=cues) if cues else heard
+
+
+# --- checks and helpers for staff pages -------------------------------------------------------
+
+
+def check_recording(path: Path) -> None:
+    """Decode a whole upload before it is kept, as the job's source stage will: a file that
+    cannot be used is refused at once (ValidationFailed, `audio_rejected`, with the reason).
+    Where the speech stack is not installed (a web-only install), the job's decode decides."""
+    from app.errors import ValidationFailed
+
+    try:
+        from audio_pipeline import audio
+        from audio_pipeline.errors import PipelineError
+    except ImportError:
+        return
+    try:
+        audio.load_upload(path, pipeline_settings())
+    except PipelineError as exc:
+        raise ValidationFailed(
+            exc.message, reason="audio_rejected", errors={"audio": [exc.reason]}
+        ) from exc
+
+
+def sentences(text: str) -> list[list[str]]:
+    """Paragraphs of sentences, split as translation and speech split them."""
+    from audio_pipeline.text import segment
+
+    return segment(text)
+
+
+def language_models(
+    languages: list[str], *, source: str, pivot: str = "en"
+) -> list[dict[str, Any]]:
+    """Per served language, the translation models and voices the pipeline knows: installed or
+    not, licence, quality, and the command that installs each missing one."""
+    from audio_pipeline.registry import ModelKind
+
+    states = model_registry().states()
+
+    def view(state: Any) -> dict[str, Any]:
+        spec = state.spec
+        return {
+            **state.as_dict(),
+            "quality": spec.quality,
+            "description": spec.description,
+            "command": None
+            if state.installed
+            # Refused unless the operator opts in to a non-commercial licence.
+            else (
+                ("HOIAN_ALLOW_NONCOMMERCIAL_MODELS=1 " if not spec.commercial_use else "")
+                + f"flask models download {spec.id}"
+            ),
+        }
+
+    def installed(pair: tuple[str, str]) -> bool:
+        return any(
+            s.installed and s.spec.kind is ModelKind.MT and tuple(s.spec.languages) == pair
+            for s in states
+        )
+
+    rows = []
+    for lang in languages:
+        pairs = {(source, lang), (source, pivot), (pivot, lang)} if lang != source else set()
+        translation = [
+            view(s)
+            for s in states
+            if s.spec.kind is ModelKind.MT and tuple(s.spec.languages) in pairs
+        ]
+        voices = [
+            view(s) for s in states if s.spec.kind is ModelKind.TTS and lang in s.spec.languages
+        ]
+        can_translate = (
+            lang == source
+            or installed((source, lang))
+            or (installed((source, pivot)) and installed((pivot, lang)))
+        )
+        rows.append(
+            {
+                "lang": lang,
+                "translation": translation,
+                "voices": sorted(voices, key=lambda v: -int(v["quality"])),
+                "translation_ready": can_translate,
+                "voice_ready": any(v["installed"] for v in voices),
+            }
+        )
+    return rows

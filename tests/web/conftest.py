@@ -53,16 +53,16 @@ def _needs_speech_stack() -> None:
         pytest.skip("real guides need espeak-ng and ffmpeg (make system-deps)")
 
 
-@pytest.fixture(scope="session")
-def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """gunicorn on a migrated, seeded database where the Fujian hall has real guides."""
-    _needs_speech_stack()
-    workdir = tmp_path_factory.mktemp("web-server")
+def speech_server(
+    workdir: Path, *, env: dict[str, str], commands: list[list[str]]
+) -> Iterator[Server]:
+    """gunicorn on a database made by `commands` (run with the server's environment plus
+    `env`), with the speech stack for the jobs it runs."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     port = listener.getsockname()[1]
-    env = {
+    environment = {
         **os.environ,
         "APP_ENV": "development",
         "DATABASE_URL": f"sqlite:///{workdir / 'hoian.db'}",
@@ -72,22 +72,32 @@ def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LOG_JSON": "true",
         "LOG_LEVEL": "WARNING",
         "HOIAN_SPEECH_PYTHON": sys.executable,
+        **env,
+    }
+    for command in commands:
+        done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, check=False)
+        assert done.returncode == 0, (command, done.stderr.decode()[-3000:])
+    with gunicorn_serving(listener, env=environment, workdir=workdir):
+        yield Server("127.0.0.1", port, workdir)
+
+
+@pytest.fixture(scope="session")
+def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """gunicorn on a migrated, seeded database where the Fujian hall has real guides."""
+    _needs_speech_stack()
+    yield from speech_server(
+        tmp_path_factory.mktemp("web-server"),
         # These tests are about the tourist page, and espeak-ng is the only French voice here:
         # Whisper hears it back too poorly (0.8-1.0) for it to be offered or published by
         # default (tests/guides hold that); here its French is let through.
-        "HOIAN_CALIBRATION_BOUNDS": "fr=1.5",
-        "HOIAN_HEARING_BOUNDS": "fr=1.5",
-    }
-    for command in (
-        [str(BIN / "flask"), "db", "upgrade"],
-        [str(BIN / "flask"), "content", "load"],
-        [str(BIN / "flask"), "tickets", "setup"],
-        [sys.executable, "-m", "tests.web.build_guides"],
-    ):
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)
-        assert done.returncode == 0, (command, done.stderr.decode()[-3000:])
-    with gunicorn_serving(listener, env=env, workdir=workdir):
-        yield Server("127.0.0.1", port, workdir)
+        env={"HOIAN_CALIBRATION_BOUNDS": "fr=1.5", "HOIAN_HEARING_BOUNDS": "fr=1.5"},
+        commands=[
+            [str(BIN / "flask"), "db", "upgrade"],
+            [str(BIN / "flask"), "content", "load"],
+            [str(BIN / "flask"), "tickets", "setup"],
+            [sys.executable, "-m", "tests.web.build_guides"],
+        ],
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,16 +14,20 @@ HERE = Path(__file__).resolve().parent
 
 def init_app(app: Flask) -> None:
     """Register the console's pages, its words (gettext catalogues) and its error pages."""
-    import web.console.feedback
-    import web.console.finance
-    import web.console.reports  # noqa: F401 - adds its views
     from app.i18n import add_catalogue
     from web.console import (  # noqa: F401 - each adds views
         audit,
         auth,
         devices,
+        feedback,
+        finance,
+        glossary,
         home,
+        models,
+        narrations,
         plaques,
+        reports,
+        review,
         site_images,
         sites,
         tours,
