@@ -128,7 +128,6 @@ def site_jsonld(site: Site, lang: str) -> dict[str, Any]:
         "url": public_url(f"/s/{site.slug}"),
         "name": text.name if text else site.slug,
         "description": text.summary if text else "",
-        "inLanguage": lang,
         "geo": {"@type": "GeoCoordinates", "latitude": site.lat, "longitude": site.lon},
         "address": {
             "@type": "PostalAddress",

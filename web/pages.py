@@ -11,14 +11,14 @@ import hashlib
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request, send_from_directory, url_for
 
 from app.errors import NotFound, html_errors
 from app.i18n import default_language, native_name, negotiate, supported_languages
 from app.security import frameable
 from content.presenters import public_url
 from web import services
-from web.messages import day_names, messages
+from web.messages import day_names, language_in, messages
 
 STATIC = Path(__file__).resolve().parent / "static"
 LANG_COOKIE = "hoian_lang"
@@ -109,6 +109,8 @@ def site_page(slug: str) -> Response:
         asset_url=asset_url,
         map_url=_map_url(view["lat"], view["lon"], view["name"]),
         native=native_name,
+        language_in=language_in,
+        clock=clock,
         audio_type=services.audio_type,
         public=public_url,
         ticket_url=lambda product: url_for(
@@ -124,6 +126,20 @@ def site_page(slug: str) -> Response:
     response.add_etag()
     response.make_conditional(request)
     return response
+
+
+def clock(seconds: float) -> str:
+    """A duration as the player writes it: 3:07, or 1:02:07 past an hour."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Response:
+    """The lantern icon browsers ask for on every site (a day's cache: its URL never changes)."""
+    return send_from_directory(STATIC, "favicon.ico", mimetype="image/x-icon", max_age=86400)
 
 
 def _map_url(lat: float, lon: float, name: str) -> str:

@@ -100,7 +100,7 @@ def test_language_switch_is_remembered_and_a_pending_language_offers_the_fallbac
         page.wait_for_url("**lang=de")
         assert page.get_attribute("html", "lang") == "de"
         notice = page.get_by_role("status").first.inner_text()
-        assert "Deutsch" in notice and "vorbereitet" in notice and "English" in notice
+        assert "auf Deutsch" in notice and "vorbereitet" in notice and "auf Englisch" in notice
         assert page.get_attribute("#player", "lang") == "en"  # the fallback plays
         assert page.locator(".transcript").is_visible()
         _playing(page, beyond_s=0.5)

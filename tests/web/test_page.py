@@ -69,7 +69,7 @@ def test_everything_works_without_javascript(client: Any) -> None:
     for landmark in ("<header>", "<main>", "<footer>", '<nav aria-label="Language">'):
         assert landmark in html
     assert 'href="?lang=vi"' in html  # the language switch is plain links
-    assert "Opening hours" in html and "openstreetmap.org/?mlat=" in html
+    assert "Visiting" in html and "openstreetmap.org/?mlat=" in html
     assert re.search(r'href="/buy/old-town-pass\?site=japanese-covered-bridge', html) or (
         "Buy a ticket" not in html
     )
