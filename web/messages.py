@@ -693,6 +693,7 @@ _KIND_NAMES: dict[str, tuple[str, ...]] = {
 
 _TOURIST: dict[str, dict[str, str]] = {
     "en": {
+        "skip_list": "Skip to the list",
         "visit": "Visiting",
         "duration": "Length: {time}",
         "home": "Map of Hội An",
@@ -728,6 +729,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "Drag or use the arrow keys to look around.",
     },
     "vi": {
+        "skip_list": "Đến danh sách",
         "visit": "Tham quan",
         "duration": "Thời lượng: {time}",
         "home": "Bản đồ Hội An",
@@ -763,6 +765,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "Kéo hoặc dùng phím mũi tên để nhìn quanh.",
     },
     "fr": {
+        "skip_list": "Aller à la liste",
         "visit": "Visite",
         "duration": "Durée : {time}",
         "home": "Carte de Hội An",
@@ -798,6 +801,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "Faites glisser ou utilisez les flèches pour regarder autour.",
     },
     "de": {
+        "skip_list": "Zur Liste springen",
         "visit": "Besuch",
         "duration": "Dauer: {time}",
         "home": "Karte von Hội An",
@@ -833,6 +837,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "Ziehen oder mit den Pfeiltasten umsehen.",
     },
     "es": {
+        "skip_list": "Ir a la lista",
         "visit": "Visita",
         "duration": "Duración: {time}",
         "home": "Mapa de Hội An",
@@ -868,6 +873,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "Arrastre o use las flechas para mirar alrededor.",
     },
     "ru": {
+        "skip_list": "Перейти к списку",
         "visit": "Посещение",
         "duration": "Длительность: {time}",
         "home": "Карта Хойана",
@@ -903,6 +909,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "Перетаскивайте или используйте стрелки, чтобы осмотреться.",
     },
     "ko": {
+        "skip_list": "목록으로 건너뛰기",
         "visit": "방문 안내",
         "duration": "길이: {time}",
         "home": "호이안 지도",
@@ -938,6 +945,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "끌거나 화살표 키로 둘러보세요.",
     },
     "zh": {
+        "skip_list": "跳到列表",
         "visit": "参观信息",
         "duration": "时长：{time}",
         "home": "会安地图",
@@ -973,6 +981,7 @@ _TOURIST: dict[str, dict[str, str]] = {
         "panorama_help": "拖动或使用方向键环顾四周。",
     },
     "ja": {
+        "skip_list": "一覧へ移動",
         "visit": "見学案内",
         "duration": "長さ：{time}",
         "home": "ホイアンの地図",

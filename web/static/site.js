@@ -16,7 +16,8 @@
   if (params.has("lang")) remember(lang);
   const chosen = read("hoian:lang");
   if (!params.has("lang") && chosen && chosen !== lang && !/(^|; )hoian_lang=/.test(document.cookie)) {
-    location.replace("?lang=" + encodeURIComponent(chosen));
+    params.set("lang", chosen);
+    location.replace("?" + params.toString());
     return;
   }
   document.querySelectorAll("nav a[hreflang]").forEach((link) => {
@@ -74,15 +75,16 @@
     if (!response.ok) throw new Error(response.statusText);
     const pack = await response.json();
     const media = pack.files.filter((f) => f.kind === "audio" || f.kind === "captions").map((f) => f.url);
-    await keep(pack.pages, media);
+    await keep([...pack.pages, location.href], media);
   };
-  navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).then(() => navigator.serviceWorker.ready).then(async () => {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(() => navigator.serviceWorker.ready).then(async () => {
     // The first visit loads before the worker runs: keep this page now.
     const cache = await caches.open(PAGES);
     if (!(await cache.match(location.href))) await cache.add(location.href);
     if (!panel) return;
     panel.hidden = false;
-    panel.querySelector("[data-save-page]").addEventListener("click", () => save([location.href], playable()));
+    const savePage = panel.querySelector("[data-save-page]");
+    if (savePage) savePage.addEventListener("click", () => save([location.href], playable()));
     panel.querySelectorAll("[data-save-tour]").forEach((button) => {
       button.addEventListener("click", async () => {
         say("saving");
