@@ -169,6 +169,12 @@ class Config:
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
     )
 
+    # 360° views (content/panoramas.py): an upload's size, its pixels (read from the header
+    # before decoding), and its least width.
+    PANORAMA_MAX_MB = 40.0
+    PANORAMA_MAX_PIXELS = 8192 * 4096
+    PANORAMA_MIN_WIDTH = 1024
+
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
     API_VERSION = "v1"
@@ -259,6 +265,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_CHECKIN_ANNUL_MINUTES": ("CHECKIN_ANNUL_MINUTES", int),
     "HOIAN_MAP_TILE_URL": ("MAP_TILE_URL", str),
     "HOIAN_MAP_TILE_ATTRIBUTION": ("MAP_TILE_ATTRIBUTION", str),
+    "HOIAN_PANORAMA_MAX_MB": ("PANORAMA_MAX_MB", float),
+    "HOIAN_PANORAMA_MAX_PIXELS": ("PANORAMA_MAX_PIXELS", int),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }

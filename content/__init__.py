@@ -11,8 +11,9 @@ def init_app(app: Flask) -> None:
     from app.extensions import api
     from content import cache
     from content.cli import content_cli
-    from content.routes import blp
+    from content.routes import blp, media_bp
 
     cache.init_app(app)
     api.register_blueprint(blp)
+    app.register_blueprint(media_bp)
     app.cli.add_command(content_cli)

@@ -132,6 +132,8 @@ def site_page(slug: str) -> Response:
             "web_tickets.buy_form", product=product, site=slug, lang=requested
         ),
     )
+    if view["panoramas"]:
+        allow_sources("img-src", ["blob:"])  # the 360° viewer decodes the JPEG from a blob
     response = _html(body, lang=view["lang"])
     if request.args.get("lang") == requested and request.cookies.get(LANG_COOKIE) != requested:
         # Remembered without JavaScript too: the next plaque scanned opens in this language.

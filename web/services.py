@@ -10,6 +10,7 @@ from app.extensions import db
 from content import geo, presenters
 from content import services as catalogue
 from content.models import Provenance, Site, Tour, TourStop
+from content.panoramas import panorama_view, site_panoramas
 from guides.models import GuideStatus
 from guides.narrations import current_narration
 from guides.published import guide_document
@@ -119,6 +120,7 @@ def site_page_view(*, slug: str, requested: str) -> dict[str, Any]:
         "lat": site.lat,
         "lon": site.lon,
         "images": images,
+        "panoramas": [panorama_view(row, requested) for row in site_panoramas(site)],
         "jsonld": presenters.site_jsonld(site, lang),
         "url": presenters.public_url(f"/s/{site.slug}"),
         "guide": guide_view(site, requested),

@@ -50,6 +50,36 @@
     audio.addEventListener("ended", () => store(key, "0"));
   }
 
+  // A 360° view: the viewer (Pannellum) is fetched only when the tourist opens one.
+  let viewer = null;
+  const load = (link) => viewer || (viewer = new Promise((resolve, reject) => {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = link.dataset.css;
+    document.head.appendChild(css);
+    const script = document.createElement("script");
+    script.src = link.dataset.js;
+    script.onload = () => resolve(window.pannellum);
+    script.onerror = reject;
+    document.head.appendChild(script);
+  }));
+  document.querySelectorAll("a[data-panorama]").forEach((link) => {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const box = document.getElementById(link.dataset.panorama);
+      try {
+        const pannellum = await load(link);
+        box.hidden = false;
+        document.getElementById(box.id + "-help").hidden = false;
+        pannellum.viewer(box, { type: "equirectangular", panorama: link.getAttribute("href"), autoLoad: true });
+        link.hidden = true;
+        box.focus();
+      } catch (e) {
+        location.href = link.href; // no viewer: the JPEG itself
+      }
+    });
+  });
+
   if (!("serviceWorker" in navigator) || !window.caches) return;
   const panel = document.getElementById("offline");
   const status = panel && panel.querySelector(".status");
@@ -74,7 +104,8 @@
     const response = await fetch("/api/v1/packs/tours/" + encodeURIComponent(slug) + "?lang=" + lang);
     if (!response.ok) throw new Error(response.statusText);
     const pack = await response.json();
-    const media = pack.files.filter((f) => f.kind === "audio" || f.kind === "captions").map((f) => f.url);
+    const kept = ["audio", "captions", "still", "panorama"];
+    const media = pack.files.filter((f) => kept.includes(f.kind)).map((f) => f.url);
     await keep([...pack.pages, location.href], media);
   };
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(() => navigator.serviceWorker.ready).then(async () => {
