@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from content import geo, presenters
+from content import geo, presenters, search
 from content import services as catalogue
 from content.models import Provenance, Site, Tour, TourStop
 from content.panoramas import panorama_view, site_panoramas
@@ -184,6 +184,10 @@ def map_view(*, requested: str, q: str, kind: str, near: str) -> dict[str, Any]:
         per_page=10_000,
         name_lang=requested,
     ).items
+    if q:
+        # What the name says first (the catalogue's own rank), nearest first within a rank.
+        tokens = search.query_tokens(q)
+        hits.sort(key=lambda hit: search.name_match_rank(_names(hit.site), tokens))
     places = []
     for hit in hits:
         summary = presenters.site_summary(hit.site, requested)
@@ -196,6 +200,10 @@ def map_view(*, requested: str, q: str, kind: str, near: str) -> dict[str, Any]:
         "origin": {"lat": origin.lat, "lon": origin.lon},
         "position": position,
     }
+
+
+def _names(site: Site) -> list[str]:
+    return [text.name for text in site.texts] + [str(alias) for alias in site.aliases]
 
 
 def tour_card(tour: Tour, requested: str) -> dict[str, Any]:

@@ -147,3 +147,10 @@ def test_every_tourist_page_is_served_by_one_worker_at_the_root(client: Any) -> 
     assert worker.status_code == 200 and worker.mimetype == "text/javascript"
     assert 'const TILE_ORIGIN = "https://tile.openstreetmap.org"' in body
     assert client.get("/s/sw.js").get_data(as_text=True) == body  # older registrations
+
+
+def test_a_search_puts_the_names_that_match_first_then_the_nearest(client: Any) -> None:
+    _, _, slugs = _places(client, "lang=vi&q=hoi+quan+phuc+kien")
+    assert slugs[0] == "fujian-assembly-hall", slugs
+    _, _, slugs = _places(client, "lang=en&q=assembly+hall&near=15.8794,108.3350")
+    assert slugs[0] == "chaozhou-assembly-hall" and len(slugs) >= 5, slugs
