@@ -107,6 +107,8 @@ class Config:
     PIPELINE_MAX_ATTEMPTS = 3
     PIPELINE_RETRY_BASE_S = 10.0
     PIPELINE_MAX_UPLOAD_MB = 50.0
+    IMAGE_MAX_MB = 15.0  # a site image upload (content/images.py)
+    IMAGE_MAX_PIXELS = 40_000_000  # decoded size; more is refused before decoding (image bombs)
     PIPELINE_WORKER_IDLE_S = 5.0
     AUTO_PUBLISH = False
     PIPELINE_SPAWN_WORKERS = True
@@ -237,6 +239,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_PIPELINE_MAX_ATTEMPTS": ("PIPELINE_MAX_ATTEMPTS", int),
     "HOIAN_PIPELINE_RETRY_BASE_S": ("PIPELINE_RETRY_BASE_S", float),
     "HOIAN_MAX_UPLOAD_MB": ("PIPELINE_MAX_UPLOAD_MB", float),
+    "HOIAN_IMAGE_MAX_MB": ("IMAGE_MAX_MB", float),
+    "HOIAN_IMAGE_MAX_PIXELS": ("IMAGE_MAX_PIXELS", int),
     "HOIAN_PIPELINE_WORKER_IDLE_S": ("PIPELINE_WORKER_IDLE_S", float),
     "HOIAN_MODEL_CATALOGUE": ("MODEL_CATALOGUE", str),
     "HOIAN_MODEL_MIRROR": ("MODEL_MIRROR", str),

@@ -103,7 +103,13 @@ def hear_back(
     language(lang)
     try:
         heard = transcriber.transcribe(
-            speech, lang=lang, glossary=None, prime=False, beam_size=1, temperature=0.0
+            speech,
+            lang=lang,
+            glossary=None,
+            prime=False,
+            beam_size=1,
+            temperature=0.0,
+            known_speech=True,
         ).text
     except AudioRejected:
         heard = ""

@@ -79,6 +79,7 @@ class Transcriber:
         beam_size: int = 5,
         prime: bool | None = None,
         temperature: float | tuple[float, ...] | None = None,
+        known_speech: bool = False,
     ) -> Transcript:
         """Transcribe `audio` as `lang`; AudioRejected when there is no speech in it.
 
@@ -87,6 +88,11 @@ class Transcriber:
         of a clip that repeated the prompt. Variant spellings are corrected either way.
         `temperature` None keeps faster-whisper's fallback (a segment decoded again, hotter,
         when its log-probability is low); a single value decodes each segment once.
+        `known_speech` (audio we synthesized ourselves) keeps every decoded segment: Whisper
+        otherwise drops one as silence when it is both unsure there is speech and unsure of
+        its words, which is exactly how robotic speech sounds to it (espeak-ng's Vietnamese:
+        no-speech 0.85, log-probability -1.02 against the -1.0 threshold, so the verdict
+        flipped between CPUs).
         """
         if prime is None:
             prime = self.settings.whisper_hotwords
@@ -102,6 +108,7 @@ class Transcriber:
             vad_filter=vad,
             vad_parameters={"min_silence_duration_ms": 500},
             hotwords=prompt or None,
+            **({"no_speech_threshold": None} if known_speech else {}),
             **({} if temperature is None else {"temperature": temperature}),
             # Each segment stands on its own: a misheard name must not spread to the next.
             condition_on_previous_text=False,

@@ -68,6 +68,9 @@ class Site(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     # Accent- and case-folded names, aliases and texts of every language, for search.
     search_document: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(default=1)
+    #: Digest of what the seed loader last wrote (content/seeding.py); NULL for a site people
+    #: created. A site whose seeded fields no longer hash to it was edited since it was seeded.
+    seed_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
     texts: Mapped[list[SiteText]] = relationship(
         back_populates="site", cascade="all, delete-orphan", lazy="selectin"
@@ -113,6 +116,8 @@ class Tour(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     duration_min: Mapped[int]
     published: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
+    #: As `Site.seed_digest`: what the seed loader last wrote.
+    seed_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
     texts: Mapped[list[TourText]] = relationship(
         back_populates="tour", cascade="all, delete-orphan", lazy="selectin"

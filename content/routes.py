@@ -15,7 +15,7 @@ from app.auth.access import BEARER, require_roles
 from app.errors import NotFound, PreconditionRequired, ValidationFailed
 from app.http_cache import cached_public_read, content_addressed, make_etag
 from app.i18n import native_name, requested_language, supported_languages
-from content import geo, panoramas, presenters, services
+from content import geo, images, panoramas, presenters, services
 from content.cache import catalogue_version
 from content.models import Site
 from content.schemas import (
@@ -34,7 +34,6 @@ from content.schemas import (
 )
 
 blp = Blueprint("content", __name__, url_prefix="/api/v1", description="Heritage catalogue")
-#: Panorama files, outside the API: content-addressed, cached for ever.
 media_bp = FlaskBlueprint("content_media", __name__)
 
 _VERSIONED_ETAG = re.compile(r"^(\d+)\.[0-9a-f]+$")
@@ -209,6 +208,16 @@ def tour_detail(args: dict[str, Any], slug: str) -> dict[str, Any]:
     view = presenters.tour_view(tour, requested, with_stops=True)
     g.content_language = view["lang"]
     return view
+
+
+@media_bp.route(f"{images.URL_PREFIX}/<string(minlength=68, maxlength=69):name>")
+def image_file(name: str) -> Response:
+    """A site image or one of its resized copies, by the sha256 of its bytes: cached a year."""
+    found = images.stored_file(name)
+    if found is None:
+        raise NotFound("no such image", reason="image_not_found")
+    path, mime = found
+    return content_addressed(path, etag=path.stem, mimetype=mime)
 
 
 _PANORAMA_BODY = {

@@ -62,8 +62,18 @@ class OpeningHoursSchema(Schema):
     closes = fields.String(required=True, validate=_TIME)
 
 
+class ImageVariantSchema(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    width = fields.Integer(required=True, validate=validate.Range(min=1, max=20000))
+    height = fields.Integer(validate=validate.Range(min=1, max=20000))
+
+
 class ImageSchema(Schema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    sha256 = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    mime = fields.String(validate=validate.OneOf(("image/jpeg", "image/png", "image/webp")))
+    bytes = fields.Integer(validate=validate.Range(min=1))
+    variants = fields.List(fields.Nested(ImageVariantSchema), validate=validate.Length(max=8))
     alt = fields.Dict(keys=ServedLanguage(), values=fields.String())
     width = fields.Integer(validate=validate.Range(min=1, max=20000))
     height = fields.Integer(validate=validate.Range(min=1, max=20000))

@@ -6,6 +6,7 @@ Each signal has a typed sender function here; receivers connect in their domain'
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +26,30 @@ site_document = _signals.signal("site-document")
 #: {language code: {field: count}} to add (the guide domain adds `sites_with_guide`).
 language_counts = _signals.signal("language-counts")
 
-#: Sent after a site was loaded from its seed file, with `record` (the validated YAML mapping)
-#: and `source_lang`; each receiver returns whether it changed anything (the guide domain
-#: loads the site's narration from the record's `narration`).
+#: Sent after a site was loaded from its seed file, with `record` (the validated YAML mapping),
+#: `source_lang` and `update` (whether the seed may replace what differs); each receiver
+#: returns a `SeedOutcome` (the guide domain loads the site's narration from `narration`).
 site_seeded = _signals.signal("site-seeded")
+
+
+class SeedOutcome(enum.StrEnum):
+    """What loading a seed record did to the row it describes."""
+
+    CREATED = "created"  # the row was missing and was made from the seed
+    UPDATED = "updated"  # nobody had edited it since it was seeded; `--update` rewrote it
+    UNCHANGED = "unchanged"  # it already says what the seed says
+    KEPT = "kept"  # it differs from the seed and no `--update` was asked: left as it is
+    EDITED = "edited"  # a person changed it since it was seeded: `--update` refuses it
+
+    @property
+    def writes(self) -> bool:
+        """Whether the loader writes the seed's values to the row."""
+        return self in (SeedOutcome.CREATED, SeedOutcome.UPDATED)
+
+    @property
+    def seeded_state(self) -> bool:
+        """Whether the row says what the seed says afterwards (its digest is then stored)."""
+        return self.writes or self is SeedOutcome.UNCHANGED
 
 
 #: Sent after a staff edit changed a site's texts, with `langs` (the languages whose text
@@ -59,7 +80,9 @@ def language_extras() -> dict[str, dict[str, int]]:
     return counts
 
 
-def seeded(site: Site, *, record: Mapping[str, Any], source_lang: str) -> bool:
-    """Tell other domains a site was seeded; whether any of them changed something."""
-    answers = site_seeded.send(site, record=record, source_lang=source_lang)
-    return any(bool(changed) for _, changed in answers)
+def seeded(
+    site: Site, *, record: Mapping[str, Any], source_lang: str, update: bool
+) -> list[tuple[str, SeedOutcome]]:
+    """Tell other domains a site was seeded; (what, outcome) of each record they loaded."""
+    answers = site_seeded.send(site, record=record, source_lang=source_lang, update=update)
+    return [answer for _, value in answers if value for answer in value]

@@ -68,6 +68,8 @@ class Narration(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     recording_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     #: Whisper's transcript of the recording, which staff may correct before it is used.
     transcript_draft: Mapped[str | None] = mapped_column(Text, default=None)
+    #: As `Site.seed_digest`: what the seed loader last wrote (guides/seeding.py).
+    seed_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
     texts: Mapped[list[NarrationText]] = relationship(
         back_populates="narration", cascade="all, delete-orphan", lazy="selectin"

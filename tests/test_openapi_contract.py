@@ -198,12 +198,15 @@ CLIENT_SCRIPT = textwrap.dedent(
     from hoian_client.api.guides import site_guide
     from hoian_client.api.ticketing import order_create, order_detail, product_list
     from hoian_client.api.web_api import client_config
-    from hoian_client.models import OrderCreate, OrderItemIn, OrderItemInTier
+    from hoian_client.models import (
+        OrderCreate, OrderCreateLanguage, OrderItemIn, OrderItemInTier, SiteDetailLang,
+        SiteGuideLang,
+    )
 
     client = Client(base_url=sys.argv[1], raise_on_unexpected_status=True)
     sites = site_list.sync(client=client, q="chua cau")
-    site = site_detail.sync("japanese-covered-bridge", client=client, lang="vi")
-    guide = site_guide.sync("japanese-covered-bridge", client=client, lang="en")
+    site = site_detail.sync("japanese-covered-bridge", client=client, lang=SiteDetailLang.VI)
+    guide = site_guide.sync("japanese-covered-bridge", client=client, lang=SiteGuideLang.EN)
     products = product_list.sync(client=client)
     config = client_config.sync(client=client)
     body = OrderCreate(
@@ -213,7 +216,7 @@ CLIENT_SCRIPT = textwrap.dedent(
         ],
         email="app-user@example.com",
         payment_method=config.payment_methods[0],
-        language="ko",
+        language=OrderCreateLanguage.KO,
     )
     created = order_create.sync(client=client, body=body, idempotency_key="client-test-0001")
     again = order_detail.sync(created.code, client=client, token=created.access_token)

@@ -617,25 +617,26 @@ class DevicesView(MethodView):
         }
 
 
-@blp.route("/devices/<int:device_id>", methods=["PATCH"])
-@require_roles("admin")
-@blp.arguments(DeviceUpdateSchema)
-@blp.response(200, DeviceSchema)
-@error_responses(blp, 401, 403, 404, 409, 422)
-@blp.doc(security=BEARER)
-def device_move(body: dict[str, Any], device_id: int) -> dict[str, Any]:
-    """Bind a device to another site (admin)."""
-    return devices.device_view(devices.move(device_id=device_id, site=body["site"]))
+# One rule for both methods: with two, an id out of range would answer 405 for the other
+# method's rule instead of 404.
+@blp.route("/devices/<int:device_id>")
+class DeviceView(MethodView):
+    @require_roles("admin")
+    @blp.arguments(DeviceUpdateSchema)
+    @blp.response(200, DeviceSchema)
+    @error_responses(blp, 401, 403, 404, 409, 422)
+    @blp.doc(security=BEARER, operationId="deviceMove")
+    def patch(self, body: dict[str, Any], device_id: int) -> dict[str, Any]:
+        """Bind a device to another site (admin)."""
+        return devices.device_view(devices.move(device_id=device_id, site=body["site"]))
 
-
-@blp.route("/devices/<int:device_id>", methods=["DELETE"])
-@require_roles("admin")
-@blp.response(200, DeviceSchema)
-@error_responses(blp, 401, 403, 404)
-@blp.doc(security=BEARER)
-def device_revoke(device_id: int) -> dict[str, Any]:
-    """Revoke a device and its tokens (admin)."""
-    return devices.device_view(auth_services.revoke_device(device_id=device_id))
+    @require_roles("admin")
+    @blp.response(200, DeviceSchema)
+    @error_responses(blp, 401, 403, 404)
+    @blp.doc(security=BEARER, operationId="deviceRevoke")
+    def delete(self, device_id: int) -> dict[str, Any]:
+        """Revoke a device and its tokens (admin)."""
+        return devices.device_view(auth_services.revoke_device(device_id=device_id))
 
 
 @blp.route("/devices/pairing", methods=["POST"])

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 
 import qrcode
 import qrcode.constants
-from flask import current_app
+from flask import Response, current_app, request
 from fpdf import FPDF
 
 from app.errors import ServiceUnavailable
@@ -219,3 +219,27 @@ def pdf_file(plaques: list[Plaque]) -> tuple[Path, str]:
         body = pdf(plaques)
         write_atomically(path, lambda out: out.write(body))
     return path, digest
+
+
+def _disposed(response: Response, filename: str, *, download: bool) -> Response:
+    disposition = "attachment" if download else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def document_response(body: bytes, mimetype: str, filename: str, *, download: bool) -> Response:
+    """A plaque's SVG as an inline or downloaded file, with an ETag (the API and the console)."""
+    response = _disposed(Response(body, mimetype=mimetype), filename, download=download)
+    response.add_etag()
+    response.make_conditional(request)
+    return response
+
+
+def pdf_response(plaque_list: list[Plaque], filename: str, *, download: bool) -> Response:
+    """The kept PDF of these plaques as an inline or downloaded file, ETag its digest."""
+    path, digest = pdf_file(plaque_list)
+    response = Response(path.read_bytes(), mimetype="application/pdf")
+    response.set_etag(digest)
+    _disposed(response, filename, download=download).make_conditional(request)
+    return response

@@ -140,28 +140,6 @@ def pack_blob(sha256: str) -> Response:
     return content_addressed(packs.blob_path(sha256), etag=sha256, mimetype="application/json")
 
 
-def _disposed(response: Response, filename: str, *, download: bool) -> Response:
-    disposition = "attachment" if download else "inline"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
-
-
-def _document(body: bytes, mimetype: str, filename: str, *, download: bool) -> Response:
-    response = _disposed(Response(body, mimetype=mimetype), filename, download=download)
-    response.add_etag()
-    response.make_conditional(request)
-    return response
-
-
-def _pdf(plaque_list: list[plaques.Plaque], filename: str, *, download: bool) -> Response:
-    path, digest = plaques.pdf_file(plaque_list)
-    response = Response(path.read_bytes(), mimetype="application/pdf")
-    response.set_etag(digest)
-    _disposed(response, filename, download=download).make_conditional(request)
-    return response
-
-
 @blp.route(f"/sites/{SLUG}/plaque.svg")
 @frameable
 @require_roles(*_STAFF)
@@ -172,7 +150,7 @@ def plaque_svg(slug: str) -> Response:
     """The site's A5 plaque as SVG (editor): names, QR code to its page, "scan" lines."""
     site = catalogue.get_site(slug=slug, include_unpublished=True)
     body = plaques.svg(plaques.plaque_for(site))
-    return _document(body, "image/svg+xml", f"plaque-{slug}.svg", download=False)
+    return plaques.document_response(body, "image/svg+xml", f"plaque-{slug}.svg", download=False)
 
 
 @blp.route(f"/sites/{SLUG}/plaque.pdf")
@@ -186,7 +164,7 @@ def plaque_svg(slug: str) -> Response:
 def plaque_pdf(slug: str) -> Response:
     """The site's A5 plaque as PDF for the printer (editor)."""
     site = catalogue.get_site(slug=slug, include_unpublished=True)
-    return _pdf([plaques.plaque_for(site)], f"plaque-{slug}.pdf", download=False)
+    return plaques.pdf_response([plaques.plaque_for(site)], f"plaque-{slug}.pdf", download=False)
 
 
 @blp.route("/plaques.pdf")
@@ -200,4 +178,4 @@ def plaque_pdf(slug: str) -> Response:
 def all_plaques_pdf() -> Response:
     """One PDF with every published site's plaque, one A5 page each, by slug (editor)."""
     every = [plaques.plaque_for(site) for site in catalogue.all_published_sites()]
-    return _pdf(every, "plaques.pdf", download=True)
+    return plaques.pdf_response(every, "plaques.pdf", download=True)

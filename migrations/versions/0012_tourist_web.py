@@ -1,7 +1,7 @@
 """360° views of sites: equirectangular JPEGs and their stills
 
 Revision ID: 0012_tourist_web
-Revises: 0008_scanner
+Revises: 0013_seed_tracking
 Create Date: 2026-12-01 13:15:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0012_tourist_web"
-down_revision = "0008_scanner"
+down_revision = "0013_seed_tracking"
 branch_labels = None
 depends_on = None
 

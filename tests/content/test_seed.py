@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from content.models import Site
-from content.seeding import SEED_DIR, SeedError, load_seed
+from content.seeding import SEED_DIR, SeedError, SeedRefused, load_seed
 from guides.models import Narration
 
 TICKETED = {
@@ -85,3 +86,100 @@ def test_a_bad_file_leaves_the_catalogue_untouched(app: Flask, db: Any, tmp_path
 def test_cli_load_reports_counts(app: Flask, db: Any) -> None:
     result = app.test_cli_runner().invoke(args=["content", "load"])
     assert result.exit_code == 0 and "0 created, 0 updated" in result.output
+
+
+BRIDGE = "japanese-covered-bridge"
+
+
+def _edit_bridge(client: Any, auth: Any, body: dict[str, Any]) -> None:
+    etag = client.get(f"/api/v1/sites/{BRIDGE}").headers["ETag"]
+    response = client.patch(
+        f"/api/v1/sites/{BRIDGE}", json=body, headers={**auth("editor"), "If-Match": etag}
+    )
+    assert response.status_code == 200, response.text
+
+
+def _bridge(db: Any) -> Site:
+    db.session.expire_all()
+    return db.session.scalar(select(Site).where(Site.slug == BRIDGE))
+
+
+def _seed_copy(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    shutil.copytree(SEED_DIR, tmp_path / "seed")
+    path = tmp_path / "seed" / "sites" / f"{BRIDGE}.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return tmp_path / "seed"
+
+
+EDIT = {
+    "opening_hours": [{"days": ["mo", "tu"], "opens": "09:00", "closes": "17:30"}],
+    "texts": {"vi": {"summary": "Tóm tắt do biên tập viên sửa."}},
+}
+
+
+def test_an_edit_through_the_api_survives_make_runs_load_steps(
+    app: Flask, db: Any, client: Any, auth: Any
+) -> None:
+    """The bug: `make run` reloaded the seed over staff edits (opening hours and the Vietnamese
+    summary were lost). Its load steps now keep them, and `--update` refuses and names them."""
+    _edit_bridge(client, auth, EDIT)
+    runner = app.test_cli_runner()
+    for step in (["content", "load"], ["tickets", "setup"]):
+        result = runner.invoke(args=step)
+        assert result.exit_code == 0, result.output
+    assert f"site:{BRIDGE}" in runner.invoke(args=["content", "load"]).output
+    refused = runner.invoke(args=["content", "load", "--update"])
+    assert refused.exit_code == 1
+    assert f"site:{BRIDGE}" in refused.output and "Nothing was written" in refused.output
+    site = _bridge(db)
+    assert site.opening_hours == EDIT["opening_hours"]
+    assert site.text_for("vi").summary == "Tóm tắt do biên tập viên sửa."
+
+
+def test_update_rewrites_what_nobody_edited_and_keeps_what_people_did(
+    app: Flask, db: Any, client: Any, auth: Any, tmp_path: Path
+) -> None:
+    def new_summary(data: dict[str, Any]) -> None:
+        data["texts"]["en"]["summary"] = "A newer seed summary."
+
+    seed = _seed_copy(tmp_path, new_summary)
+    languages = app.config["LANGUAGES"]
+    plain = load_seed(directory=seed, languages=languages, source_lang="vi")
+    assert plain.kept == [f"site:{BRIDGE}"] and not plain.changed
+    assert _bridge(db).text_for("en").summary != "A newer seed summary."
+    updated = load_seed(directory=seed, languages=languages, source_lang="vi", update=True)
+    assert updated.updated == [f"site:{BRIDGE}"] and not updated.edited
+    assert _bridge(db).text_for("en").summary == "A newer seed summary."
+
+    _edit_bridge(client, auth, EDIT)
+    with pytest.raises(SeedRefused, match=f"site:{BRIDGE}"):
+        load_seed(directory=SEED_DIR, languages=languages, source_lang="vi", update=True)
+    skipped = load_seed(
+        directory=SEED_DIR, languages=languages, source_lang="vi", update=True, skip_edited=True
+    )
+    assert skipped.edited == [f"site:{BRIDGE}"]
+    assert _bridge(db).text_for("vi").summary == "Tóm tắt do biên tập viên sửa."
+
+
+def test_a_translation_people_wrote_is_not_overwritten_by_the_seeded_narration(
+    app: Flask, db: Any
+) -> None:
+    site = _bridge(db)
+    narration = db.session.scalar(
+        select(Narration).where(Narration.site_id == site.id).order_by(Narration.id)
+    )
+    narration.text_for("en").text = "A guide's own English narration."
+    db.session.flush()
+    languages = app.config["LANGUAGES"]
+    assert f"narration:{BRIDGE}" in load_seed(languages=languages, source_lang="vi").kept
+    with pytest.raises(SeedRefused, match=f"narration:{BRIDGE}"):
+        load_seed(languages=languages, source_lang="vi", update=True)
+    db.session.expire_all()
+    assert narration.text_for("en").text == "A guide's own English narration."
+
+
+def test_skip_edited_needs_update(app: Flask, db: Any) -> None:
+    result = app.test_cli_runner().invoke(args=["content", "load", "--skip-edited"])
+    assert result.exit_code == 2 and "--skip-edited goes with --update" in result.output

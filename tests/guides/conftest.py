@@ -31,19 +31,27 @@ EN_TEXT = "The bridge is the symbol of Hoi An. It was built in the seventeenth c
 def pipeline_app(tmp_path: Path) -> Iterator[Flask]:
     """A migrated, seeded app whose commits worker subprocesses can see."""
     speech_stack_or_skip()
-    from audio_pipeline.settings import DEFAULT_HEARING_BOUNDS, PipelineSettings
+    from audio_pipeline.settings import (
+        DEFAULT_CALIBRATION_BOUNDS,
+        DEFAULT_HEARING_BOUNDS,
+        PipelineSettings,
+    )
 
     (tmp_path / "models").mkdir()
     app = make_app(
         f"sqlite:///{tmp_path / 'pipeline.db'}",
         MEDIA_DIR=str(tmp_path / "media"),
         # These tests are about the pipeline's mechanics, and espeak-ng is the only Vietnamese
-        # voice here: its round trip (0.58-0.74) is let through. That the default bound holds
-        # such a track for an editor is test_a_track_not_understood_waits_for_an_editor.
+        # voice here: its round trip (0.58-0.74, near the calibration bound) is let through.
+        # That the default bound holds such a track for an editor is
+        # test_a_track_not_understood_waits_for_an_editor.
         PIPELINE_SETTINGS=PipelineSettings(
             model_dir=tmp_path / "models",
             threads=1,
             hearing_bounds=tuple(sorted((dict(DEFAULT_HEARING_BOUNDS) | {"vi": 1.0}).items())),
+            calibration_bounds=tuple(
+                sorted((dict(DEFAULT_CALIBRATION_BOUNDS) | {"vi": 1.0}).items())
+            ),
         ),
         PIPELINE_LEASE_S=1.5,
         PIPELINE_RETRY_BASE_S=0.1,

@@ -15,7 +15,17 @@ HERE = Path(__file__).resolve().parent
 def init_app(app: Flask) -> None:
     """Register the console's pages, its words (gettext catalogues) and its error pages."""
     from app.i18n import add_catalogue
-    from web.console import audit, auth, devices, home, users  # noqa: F401 - each adds views
+    from web.console import (  # noqa: F401 - each adds views
+        audit,
+        auth,
+        devices,
+        home,
+        plaques,
+        site_images,
+        sites,
+        tours,
+        users,
+    )
     from web.console.access import bp
 
     add_catalogue(app, HERE / "translations")
