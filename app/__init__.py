@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, send_from_directory
 
-from app import guards, ratelimit, security, unit_of_work
+from app import compression, guards, ratelimit, security, unit_of_work
 from app.apidoc import ClientContract, SchemaRulesPlugin, document_contract, document_input_rules
 from app.config import load_config
 from app.db import ping_after_idle
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     guards.install_converters(app)
     guards.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
 
     db.init_app(app)
     with app.app_context():

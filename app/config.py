@@ -169,6 +169,20 @@ class Config:
     EVENTS_RETENTION_DAYS = 90
     FEEDBACK_RATE_LIMIT = "10 per hour"
     REPORT_MAX_DAYS = 366
+    # The tourist map (/ and /tours/<slug>): tiles from this URL template ({z}, {x}, {y}; an
+    # https:// URL or a path on this server), shown with this attribution (HTML: a link to the
+    # tiles' licence). OpenStreetMap's standard tiles by default; a town's own tile server
+    # must answer with CORS (Access-Control-Allow-Origin) so the phone can keep its tiles.
+    MAP_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    MAP_TILE_ATTRIBUTION = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
+
+    # 360° views (content/panoramas.py): an upload's size, its pixels (read from the header
+    # before decoding), and its least width.
+    PANORAMA_MAX_MB = 40.0
+    PANORAMA_MAX_PIXELS = 8192 * 4096
+    PANORAMA_MIN_WIDTH = 1024
 
     JSON_SORT_KEYS = False
     API_TITLE = "Hội An heritage guide API"
@@ -267,6 +281,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "HOIAN_TASK_MEMORY_MB": ("PIPELINE_TASK_MEMORY_MB", int),
     "HOIAN_DEVICE_PAIRING_MINUTES": ("DEVICE_PAIRING_MINUTES", int),
     "HOIAN_CHECKIN_ANNUL_MINUTES": ("CHECKIN_ANNUL_MINUTES", int),
+    "HOIAN_MAP_TILE_URL": ("MAP_TILE_URL", str),
+    "HOIAN_MAP_TILE_ATTRIBUTION": ("MAP_TILE_ATTRIBUTION", str),
+    "HOIAN_PANORAMA_MAX_MB": ("PANORAMA_MAX_MB", float),
+    "HOIAN_PANORAMA_MAX_PIXELS": ("PANORAMA_MAX_PIXELS", int),
     "LOG_LEVEL": ("LOG_LEVEL", str),
     "LOG_JSON": ("LOG_JSON", lambda v: v.lower() in {"1", "true", "yes"}),
 }
@@ -333,6 +351,14 @@ def check_config(values: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"HOIAN_FRAME_ANCESTORS has entries that are not origins: {bad_origins}; "
             "give https://host names (or 'self'), separated by spaces or commas"
+        )
+    tiles = str(values["MAP_TILE_URL"])
+    if not re.fullmatch(r"(https?://[A-Za-z0-9.-]+(:\d{1,5})?)?/\S*", tiles) or not all(
+        part in tiles for part in ("{z}", "{x}", "{y}")
+    ):
+        raise ConfigError(
+            f"HOIAN_MAP_TILE_URL={tiles!r} must be an http(s) URL or a path with {{z}}, {{x}} "
+            "and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png"
         )
     if values["APP_ENV"] == "production":
         secret = values.get("SECRET_KEY") or ""

@@ -191,3 +191,29 @@ class CatalogueState(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<CatalogueState v{self.version}>"
+
+
+class SitePanorama(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A 360° view of a site: an equirectangular JPEG (2:1) and a still cut from it, both
+    content-addressed under <media>/panoramas/ (content/panoramas.py checks and stores them)."""
+
+    __tablename__ = "site_panoramas"
+    __table_args__ = (
+        UniqueConstraint("site_id", "sha256"),
+        CheckConstraint("width > 0 AND height > 0 AND bytes > 0", name="sizes_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    bytes: Mapped[int]
+    still_sha256: Mapped[str] = mapped_column(String(64))
+    still_width: Mapped[int]
+    still_height: Mapped[int]
+    still_bytes: Mapped[int]
+    alt: Mapped[dict[str, Any]] = mapped_column(default=dict)  # lang -> text of the still
+
+    def __repr__(self) -> str:
+        return f"<SitePanorama {self.site_id} {self.sha256[:8]} {self.width}x{self.height}>"

@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app, url_for
 
 from app.i18n import pick_language
-from content import geo, signals
-from content.models import Site, SiteText, Tour
+from content import geo, panoramas, signals
+from content.models import Provenance, Site, SiteText, Tour
 
 _DAY_NAMES = {
     "mo": "Monday",
@@ -78,9 +78,15 @@ def site_detail(site: Site, requested: str) -> dict[str, Any]:
             "description": text.description if text else "",
             "text_provenance": text.provenance if text else None,
             "text_reviewed": text.reviewed if text else None,
+            "machine_translated": bool(
+                text and text.provenance == Provenance.MACHINE.value and not text.reviewed
+            ),
             "address": site.address.get(lang) or site.address.get("en") or site.address.get("vi"),
             "opening_hours": site.opening_hours,
             "images": [_image(image, lang) for image in site.images],
+            "panoramas": [
+                panoramas.panorama_view(row, lang) for row in panoramas.site_panoramas(site)
+            ],
             "ids": {"osm": site.osm_id, "wikidata": site.wikidata_id, "unesco": site.unesco_id},
             "languages": sorted(text.lang for text in site.texts),
             **signals.site_sections(site, lang=lang, requested=requested),
@@ -128,7 +134,6 @@ def site_jsonld(site: Site, lang: str) -> dict[str, Any]:
         "url": public_url(f"/s/{site.slug}"),
         "name": text.name if text else site.slug,
         "description": text.summary if text else "",
-        "inLanguage": lang,
         "geo": {"@type": "GeoCoordinates", "latitude": site.lat, "longitude": site.lon},
         "address": {
             "@type": "PostalAddress",

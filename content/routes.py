@@ -12,16 +12,17 @@ from flask_smorest import Blueprint
 
 from app.apidoc import error_responses
 from app.auth.access import BEARER, require_roles
-from app.errors import NotFound, PreconditionRequired
+from app.errors import NotFound, PreconditionRequired, ValidationFailed
 from app.http_cache import cached_public_read, content_addressed, make_etag
 from app.i18n import native_name, requested_language, supported_languages
-from content import geo, images, presenters, services
+from content import geo, images, panoramas, presenters, services
 from content.cache import catalogue_version
 from content.models import Site
 from content.schemas import (
     GeoJSONSchema,
     LangArgsSchema,
     LanguageListSchema,
+    PanoramaSchema,
     SiteCreateSchema,
     SiteDetailSchema,
     SiteListArgsSchema,
@@ -217,3 +218,82 @@ def image_file(name: str) -> Response:
         raise NotFound("no such image", reason="image_not_found")
     path, mime = found
     return content_addressed(path, etag=path.stem, mimetype=mime)
+
+
+_PANORAMA_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {
+                    "image": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "an equirectangular JPEG, twice as wide as high",
+                    },
+                    "alt_vi": {"type": "string", "description": "what the view shows"},
+                    "alt_en": {"type": "string", "description": "alt_<lang> for each language"},
+                },
+            }
+        }
+    },
+}
+
+
+@blp.route(f"/sites/{SLUG}/panoramas", methods=["POST"])
+@require_roles("editor")
+@blp.response(201, PanoramaSchema)
+@error_responses(
+    blp,
+    401,
+    403,
+    404,
+    413,
+    422,
+    reasons={
+        404: ("site_not_found",),
+        413: ("file_too_large",),
+        422: (
+            "not_an_image",
+            "not_jpeg",
+            "not_equirectangular",
+            "too_small",
+            "decompression_bomb",
+            "not_decodable",
+            "alt_required",
+        ),
+    },
+)
+@blp.doc(security=BEARER, requestBody=_PANORAMA_BODY)
+def panorama_create(slug: str) -> Any:
+    """Add a 360° view to a site (editor): checked (JPEG, decodes, 2:1, size and pixel limits),
+    kept with a still; it shows on the site's page and travels in packs and /sync."""
+    site = services.get_site(slug=slug, include_unpublished=True)
+    upload = request.files.get("image")
+    if upload is None:
+        raise ValidationFailed(
+            "send a multipart form with an image file", errors={"image": ["missing"]}
+        )
+    alt = {key[4:]: value for key, value in request.form.items() if key.startswith("alt_")}
+    try:
+        row = panoramas.add_panorama(site=site, stream=upload.stream, alt=alt)
+    finally:
+        upload.close()  # a large upload is a temporary file: gone now, refused or kept
+    return panoramas.panorama_view(row, requested_language()), 201
+
+
+panorama_create.accepts_any_body = True  # type: ignore[attr-defined]
+
+
+@media_bp.route("/media/panoramas/<string(length=64):sha256>.jpg", defaults={"still": False})
+@media_bp.route("/media/panoramas/<string(length=64):sha256>-still.jpg", defaults={"still": True})
+def panorama_file(sha256: str, still: bool) -> Response:
+    """A panorama's JPEG, or its still, by the panorama's sha256: Range, ETag, a year's cache."""
+    row = panoramas.by_file(sha256)
+    if row is None or row.sha256 != sha256:
+        raise NotFound("no such panorama")
+    etag = row.still_sha256 if still else row.sha256
+    path = panoramas.file_path(sha256, still=still)
+    return content_addressed(path, etag=etag, mimetype="image/jpeg")

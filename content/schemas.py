@@ -174,14 +174,40 @@ class GuideSummarySchema(Schema):
     reason = fields.String()
 
 
+class PanoramaStillSchema(Schema):
+    url = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    bytes = fields.Integer(required=True)
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+
+
+class PanoramaSchema(PanoramaStillSchema):
+    still = fields.Nested(
+        PanoramaStillSchema,
+        required=True,
+        metadata={"description": "A 1024 px still of the view, for those who cannot open it"},
+    )
+    alt = fields.String(
+        required=True, metadata={"description": "The still's text, in the language"}
+    )
+
+
 class SiteDetailSchema(SiteSummarySchema):
     requested_lang = fields.String()
     description = fields.String()
     text_provenance = fields.String(allow_none=True)
     text_reviewed = fields.Boolean(allow_none=True)
+    machine_translated = fields.Boolean(
+        metadata={"description": "The texts are a machine translation no person reviewed yet"}
+    )
     address = fields.String(allow_none=True)
     opening_hours = fields.List(fields.Nested(OpeningHoursSchema))
     images = fields.List(fields.Dict())
+    panoramas = fields.List(
+        fields.Nested(PanoramaSchema),
+        metadata={"description": "360° views: equirectangular JPEGs (2:1) with a still"},
+    )
     ids = fields.Dict()
     languages = fields.List(fields.String())
     ticket_products = fields.List(fields.Dict())

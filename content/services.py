@@ -254,6 +254,9 @@ def update_site(*, slug: str, expected_version: int, data: dict[str, Any]) -> Si
         ) from exc
     bump_catalogue_version()
     audit.record(action="site.update", object_type="site", object_id=site.slug, changes=changes)
+    signals.texts_changed(
+        site, langs=sorted({key.split(".")[1] for key in changes if key.startswith("texts.")})
+    )
     return site
 
 

@@ -52,6 +52,17 @@ class SeedOutcome(enum.StrEnum):
         return self.writes or self is SeedOutcome.UNCHANGED
 
 
+#: Sent after a staff edit changed a site's texts, with `langs` (the languages whose text
+#: changed); the guide domain translates the source language's text again.
+site_texts_changed = _signals.signal("site-texts-changed")
+
+
+def texts_changed(site: Site, *, langs: list[str]) -> None:
+    """Tell other domains these languages' texts of the site changed."""
+    if langs:
+        site_texts_changed.send(site, langs=langs)
+
+
 def site_sections(site: Site, *, lang: str, requested: str) -> dict[str, Any]:
     """The fields other domains add to a site's public document."""
     fields: dict[str, Any] = {}

@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     catalogue's documents (a site's `guide`, the ready-guide counts, seeded narrations)."""
     from app.extensions import api
     from content import signals
-    from guides import published, seeding
+    from guides import catalogue, published, seeding
     from guides.cli import guide_cli, models_cli
     from guides.routes import blp, media_bp
 
@@ -23,3 +23,4 @@ def init_app(app: Flask) -> None:
     signals.site_document.connect(published.guide_summary)
     signals.language_counts.connect(published.ready_guide_counts)
     signals.site_seeded.connect(seeding.load_narration)
+    signals.site_texts_changed.connect(catalogue.source_changed)

@@ -177,6 +177,31 @@ def guide_build(site: str | None, all_sites: bool, langs: str | None, publish: b
         raise click.ClickException(f"{failed} of {len(slugs)} jobs failed")
 
 
+@guide_cli.command("translate-texts")
+@click.argument("site", required=False)
+@click.option("--all", "all_sites", is_flag=True, help="Every site with a source text.")
+@click.option("--langs", default=None, help="Comma-separated languages (default: all served).")
+def guide_translate_texts(site: str | None, all_sites: bool, langs: str | None) -> None:
+    """Machine-translate sites' summaries and descriptions now, where no person wrote them."""
+    from guides import catalogue
+
+    if bool(site) == all_sites:
+        raise click.UsageError("name a site, or give --all")
+    query = db.select(Site).order_by(Site.slug)
+    sites = list(db.session.scalars(query if all_sites else query.where(Site.slug == site)))
+    if not sites:
+        raise click.ClickException(f"no site {site!r}")
+    for row in sites:
+        job = catalogue.start_catalogue_job(site=row, langs=_langs(langs))
+        if job is None:
+            click.echo(f"{row.slug:<34} nothing to translate (a person wrote every language)")
+            continue
+        db.session.commit()
+        job = executor.run_job_here(job_id=job.id)
+        states = ", ".join(f"{t.lang}: {t.state}" for t in job.tasks)
+        click.echo(f"{row.slug:<34} {states}")
+
+
 @guide_cli.command("work")
 @click.option("--job", "job_id", type=int, default=None, help="Only this job's tasks.")
 def guide_work(job_id: int | None) -> None:

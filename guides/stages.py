@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from flask import current_app
 from sqlalchemy import select
 
+from app.db import utcnow
 from app.extensions import db
 from audio_pipeline.settings import PipelineSettings
-from content.models import Provenance, Site
+from content.models import Provenance, Site, SiteText
 from guides import publishing
+from guides.catalogue import CATALOGUE
 from guides.models import (
     GlossaryTerm,
     Guide,
@@ -280,10 +282,13 @@ def run_stage(task: PipelineTask, beat: Progress) -> Outcome:
 
     job = task.job
     narration = db.session.get(Narration, job.narration_id) if job.narration_id else None
-    if narration is None:
+    if narration is None and job.kind != CATALOGUE:
         raise StageError("narration_missing", "the job's narration was deleted")
     stage = TaskStage(task.stage)
     try:
+        if job.kind == CATALOGUE:
+            return translate_catalogue(task, beat)
+        assert narration is not None
         if stage is TaskStage.SOURCE:
             return _source(task, narration, beat)
         if stage is TaskStage.TRANSLATE:
@@ -369,6 +374,73 @@ def _translate(task: PipelineTask, narration: Narration, beat: Progress) -> Outc
             current.text, current.reviewed = text, False
 
     return Outcome("succeed", {"route": translation.route, "chars": len(text)}, apply)
+
+
+def translate_catalogue(task: PipelineTask, beat: Progress) -> Outcome:
+    """A site's summary and description, machine-translated from the source language into the
+    task's, unless a person wrote that language's text (then, and at apply, a human wins)."""
+    from audio_pipeline import steps
+    from audio_pipeline.text import join
+
+    site = db.session.get(Site, task.job.site_id)
+    source = site.text_for(task.job.source_lang) if site is not None else None
+    if site is None or source is None:
+        raise StageError("text_missing", "the site or its source text was deleted")
+    existing = site.text_for(task.lang)
+    if existing is not None and existing.provenance == Provenance.HUMAN.value:
+        return Outcome("skip", {"provenance": Provenance.HUMAN.value})
+    eng = engines()
+    glossary = site_glossary(site.id)
+    translated: dict[str, str] = {}
+    parts = [("summary", source.summary), ("description", source.description)]
+    for index, (name_of, text) in enumerate(parts):
+        beat.progress = 0.1 + 0.8 * index / len(parts)
+        if not text.strip():
+            translated[name_of] = ""
+            continue
+        translation = steps.translate_text(
+            text=text,
+            source=task.job.source_lang,
+            target=task.lang,
+            translator=eng.translator(),
+            glossary=glossary,
+            settings=eng.settings,
+        )
+        translated[name_of] = join(translation.structure, task.lang)
+    # A name is a proper name: the language's own, else English's, else the source's.
+    english = site.text_for("en")
+    name = existing.name if existing else (english or source).name
+    if existing is not None and all(getattr(existing, f) == t for f, t in translated.items()):
+        return Outcome("skip", {"provenance": Provenance.MACHINE.value, "unchanged": True})
+
+    def apply() -> None:
+        from content.cache import bump_catalogue_version
+        from content.services import refresh_search_document
+
+        row = db.session.get(Site, site.id)
+        assert row is not None
+        current = row.text_for(task.lang)
+        if current is not None and current.provenance == Provenance.HUMAN.value:
+            return  # a person wrote it meanwhile
+        if current is None:
+            row.texts.append(
+                SiteText(
+                    lang=task.lang,
+                    name=name,
+                    provenance=Provenance.MACHINE.value,
+                    reviewed=False,
+                    **translated,
+                )
+            )
+        else:
+            current.summary, current.description = translated["summary"], translated["description"]
+            current.reviewed = False
+        row.updated_at = utcnow()
+        refresh_search_document(row)
+        bump_catalogue_version()
+
+    chars = sum(len(text) for text in translated.values())
+    return Outcome("succeed", {"fields": sorted(translated), "chars": chars}, apply)
 
 
 @dataclass(frozen=True)

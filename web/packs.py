@@ -25,6 +25,8 @@ from flask import current_app, url_for
 from content import presenters
 from content import services as catalogue
 from content.models import Site, Tour
+from content.panoramas import file_path as panorama_file
+from content.panoramas import panorama_view, site_panoramas
 from guides.published import guide_document, published_files
 
 PACK_FORMAT = 1
@@ -40,7 +42,7 @@ class PackEntry:
     sha256: str
     bytes: int
     mime: str
-    kind: str  # "document", "audio" or "captions"
+    kind: str  # "document", "audio", "captions", "panorama" or "still"
     version: str
     data: builtins.bytes | None = None
     source: Path | None = None
@@ -106,6 +108,24 @@ def _site_entries(site: Site, lang: str, prefix: str) -> list[PackEntry]:
             )
             for f in published_files(site, guide["lang"])
         ]
+    for row in site_panoramas(site):
+        view = panorama_view(row, lang)
+        for part, kind, path in (
+            (view, "panorama", panorama_file(row.sha256)),
+            (view["still"], "still", panorama_file(row.sha256, still=True)),
+        ):
+            entries.append(
+                PackEntry(
+                    path=f"media/panoramas/{part['url'].rsplit('/', 1)[-1]}",
+                    url=part["url"],
+                    sha256=part["sha256"],
+                    bytes=part["bytes"],
+                    mime="image/jpeg",
+                    kind=kind,
+                    version=f"panorama-{row.sha256[:12]}",
+                    source=path,
+                )
+            )
     return entries
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from content import presenters
+from content import geo, presenters, search
 from content import services as catalogue
 from content.models import Provenance, Site, Tour, TourStop
+from content.panoramas import panorama_view, site_panoramas
 from guides.models import GuideStatus
 from guides.narrations import current_narration
 from guides.published import guide_document
@@ -119,6 +120,7 @@ def site_page_view(*, slug: str, requested: str) -> dict[str, Any]:
         "lat": site.lat,
         "lon": site.lon,
         "images": images,
+        "panoramas": [panorama_view(row, requested) for row in site_panoramas(site)],
         "jsonld": presenters.site_jsonld(site, lang),
         "url": presenters.public_url(f"/s/{site.slug}"),
         "guide": guide_view(site, requested),
@@ -130,4 +132,128 @@ def site_page_view(*, slug: str, requested: str) -> dict[str, Any]:
             }
             for tour in tours_with(site_id=site.id)
         ],
+    }
+
+
+# --- the map (/) and the walking tours (/tours/<slug>) -----------------------------------
+
+#: Where distances are measured from when the tourist's position is not known: the Japanese
+#: Covered Bridge, the heart of the old town (its seed coordinates).
+CENTRE = geo.Point(15.87712, 108.32605)
+CENTRE_SLUG = "japanese-covered-bridge"
+#: Beyond this from the old town a position is not the tourist's walk (a visitor planning at
+#: home): distances stay from the centre.
+NEAR_LIMIT_M = 50_000
+#: Streets are not straight lines: a walk in the old town is about this much longer than the
+#: line between its ends, at 4.5 km/h.
+WALK_FACTOR = 1.3
+WALK_M_PER_MIN = 75.0
+
+
+def walking(distance_m: float) -> dict[str, int]:
+    """A straight-line distance as an estimated walk: metres on foot and minutes."""
+    metres = distance_m * WALK_FACTOR
+    return {"metres": round(metres), "minutes": max(1, round(metres / WALK_M_PER_MIN))}
+
+
+def _centre() -> geo.Point:
+    site = db.session.scalar(select(Site).where(Site.slug == CENTRE_SLUG))
+    return geo.Point(site.lat, site.lon) if site is not None else CENTRE
+
+
+def map_view(*, requested: str, q: str, kind: str, near: str) -> dict[str, Any]:
+    """The map page's list: every published site matching the folded search and the kind,
+    nearest first from the tourist (`near` = "lat,lon") or else from the Covered Bridge, each
+    with its estimated walk from there; and every published tour."""
+    centre = _centre()
+    origin, position = centre, "centre"
+    if near:
+        try:
+            point = geo.parse_point(near)
+        except ValueError:
+            position = "failed"
+        else:
+            if geo.distance_m(point, centre) <= NEAR_LIMIT_M:
+                origin, position = point, "you"
+            else:
+                position = "far"
+    hits = catalogue.search_sites(
+        q=q or None,
+        kind=kind or None,
+        near=origin,
+        per_page=10_000,
+        name_lang=requested,
+    ).items
+    if q:
+        # What the name says first (the catalogue's own rank), nearest first within a rank.
+        tokens = search.query_tokens(q)
+        hits.sort(key=lambda hit: search.name_match_rank(_names(hit.site), tokens))
+    places = []
+    for hit in hits:
+        summary = presenters.site_summary(hit.site, requested)
+        distance = geo.distance_m(origin, geo.Point(hit.site.lat, hit.site.lon))
+        places.append({**summary, "walk": walking(distance)})
+    tours = [tour_card(tour, requested) for tour in catalogue.list_tours()]
+    return {
+        "places": places,
+        "tours": tours,
+        "origin": {"lat": origin.lat, "lon": origin.lon},
+        "position": position,
+    }
+
+
+def _names(site: Site) -> list[str]:
+    return [text.name for text in site.texts] + [str(alias) for alias in site.aliases]
+
+
+def tour_card(tour: Tour, requested: str) -> dict[str, Any]:
+    """A tour as the map lists it: name, summary, stops, walk, and its route's points."""
+    view = presenters.tour_view(tour, requested, with_stops=True)
+    points = [
+        (stop["site"]["location"]["lat"], stop["site"]["location"]["lon"]) for stop in view["stops"]
+    ]
+    return {**view, "walk": walking(view["distance_m"]), "route": points}
+
+
+def tour_page_view(*, slug: str, requested: str) -> dict[str, Any]:
+    """A tour's page: its texts, and each stop in order with its guide and the way on."""
+    tour = catalogue.get_tour(slug=slug)
+    card = tour_card(tour, requested)
+    stops = []
+    published = [stop for stop in tour.stops if stop.site.published]
+    for index, stop in enumerate(published):
+        following = published[index + 1] if index + 1 < len(published) else None
+        summary = presenters.site_summary(stop.site, requested)
+        stops.append(
+            {
+                "n": index + 1,
+                "site": summary,
+                "leg": next(
+                    s["distance_from_previous_m"]
+                    for s in card["stops"]
+                    if s["position"] == stop.position
+                ),
+                "guide": guide_view(stop.site, requested),
+                "next": (
+                    {
+                        "name": presenters.site_summary(following.site, requested)["name"],
+                        "lat": following.site.lat,
+                        "lon": following.site.lon,
+                        "from_lat": stop.site.lat,
+                        "from_lon": stop.site.lon,
+                    }
+                    if following
+                    else None
+                ),
+            }
+        )
+    return {
+        **card,
+        "stops": stops,
+        "machine": bool(
+            (text := tour.text_for(card["lang"]))
+            and text.provenance == Provenance.MACHINE.value
+            and not text.reviewed
+        ),
+        "url": presenters.public_url(f"/tours/{tour.slug}"),
     }

@@ -3,7 +3,8 @@
 Run as `python -m tests.web.build_guides` with the server's environment: the Fujian Assembly
 Hall gets English (from the seed's human narration) and French (a person's translation, spoken
 by espeak-ng); German is asked for too and stays pending (no vi->de model on a test machine),
-so the page shows its fallback.
+so the page shows its fallback. The Cantonese hall, first stop of the assembly halls walk, gets
+English too, so the tour plays one guide after another.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from guides import executor, narrations
 from wsgi import app
 
 SITE = "fujian-assembly-hall"
+SECOND = "cantonese-assembly-hall"
 FRENCH = (
     "Vous êtes devant la salle de réunion du Fujian, la plus grande et la plus belle du vieux "
     "quartier de Hội An.\n\n"
@@ -35,6 +37,8 @@ def main() -> None:
         job.auto_publish = True
         db.session.commit()
         executor.run_job_here(job_id=job.id)
+        # The assembly halls walk starts at the Cantonese hall: two guides in a row to play.
+        executor.build_guide(SECOND, langs=["en"])
 
 
 if __name__ == "__main__":

@@ -53,6 +53,62 @@ def _needs_speech_stack() -> None:
         pytest.skip("real guides need espeak-ng and ffmpeg (make system-deps)")
 
 
+class TileServer:
+    """The town's own tile server, as an operator would point HOIAN_MAP_TILE_URL at it: one
+    256 px PNG for every /z/x/y.png, with CORS, counting what it served."""
+
+    def __init__(self) -> None:
+        import io
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGB", (256, 256), (242, 236, 222))
+        ImageDraw.Draw(image).rectangle((0, 0, 255, 255), outline=(200, 190, 170), width=2)
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        png = buffer.getvalue()
+        self.served: list[str] = []
+        served = self.served
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(png)))
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                self.wfile.write(png)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def template(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{{z}}/{{x}}/{{y}}.png"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def tile_server() -> Iterator[TileServer]:
+    server = TileServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def speech_server(
     workdir: Path, *, env: dict[str, str], commands: list[list[str]]
 ) -> Iterator[Server]:
@@ -82,15 +138,22 @@ def speech_server(
 
 
 @pytest.fixture(scope="session")
-def guide_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """gunicorn on a migrated, seeded database where the Fujian hall has real guides."""
+def guide_server(
+    tmp_path_factory: pytest.TempPathFactory, tile_server: TileServer
+) -> Iterator[Server]:
+    """gunicorn on a migrated, seeded database where the Fujian hall (and, for a tour of two
+    guides, the Cantonese hall) has real guides; map tiles from the test's tile server."""
     _needs_speech_stack()
     yield from speech_server(
         tmp_path_factory.mktemp("web-server"),
         # These tests are about the tourist page, and espeak-ng is the only French voice here:
         # Whisper hears it back too poorly (0.8-1.0) for it to be offered or published by
         # default (tests/guides hold that); here its French is let through.
-        env={"HOIAN_CALIBRATION_BOUNDS": "fr=1.5", "HOIAN_HEARING_BOUNDS": "fr=1.5"},
+        env={
+            "HOIAN_CALIBRATION_BOUNDS": "fr=1.5",
+            "HOIAN_HEARING_BOUNDS": "fr=1.5",
+            "HOIAN_MAP_TILE_URL": tile_server.template,
+        },
         commands=[
             [str(BIN / "flask"), "db", "upgrade"],
             [str(BIN / "flask"), "content", "load"],

@@ -100,7 +100,7 @@ def test_language_switch_is_remembered_and_a_pending_language_offers_the_fallbac
         page.wait_for_url("**lang=de")
         assert page.get_attribute("html", "lang") == "de"
         notice = page.get_by_role("status").first.inner_text()
-        assert "Deutsch" in notice and "vorbereitet" in notice and "English" in notice
+        assert "auf Deutsch" in notice and "vorbereitet" in notice and "auf Englisch" in notice
         assert page.get_attribute("#player", "lang") == "en"  # the fallback plays
         assert page.locator(".transcript").is_visible()
         _playing(page, beyond_s=0.5)
@@ -207,8 +207,8 @@ def test_axe_finds_no_wcag_aa_violation(
     guide_server: Server, chromium: Any, artifacts_dir: Path
 ) -> None:
     """The page in a ready language, in a pending one (notice and fallback), in Vietnamese,
-    without JavaScript, the ticket form and an error page: no WCAG 2.1 A/AA violation axe-core
-    can detect."""
+    without JavaScript, the ticket form, an error page, the map (with tiles, searched, without
+    JavaScript) and a tour: no WCAG 2.1 A/AA violation axe-core can detect."""
     from axe_playwright_python.sync_playwright import Axe
 
     axe = Axe()
@@ -219,6 +219,10 @@ def test_axe_finds_no_wcag_aa_violation(
         "no-js-fr": (f"/s/{SITE}?lang=fr", False),
         "ticket-form-ko": ("/buy/old-town-pass?lang=ko", True),
         "error-page-vi": ("/pay/NOSUCHORDER?token=x&lang=vi", True),
+        "map-en": ("/?lang=en", True),
+        "map-search-ko": ("/?lang=ko&q=chua+cau", True),
+        "map-no-js-vi": ("/?lang=vi", False),
+        "tour-fr": ("/tours/assembly-halls-walk?lang=fr", True),
     }
     report: dict[str, Any] = {}
     for name, (path, script) in pages.items():
@@ -236,7 +240,7 @@ def test_axe_finds_no_wcag_aa_violation(
                         body=body, content_type="text/html"
                     ),
                 )
-            page.goto(guide_server.base + path)
+            page.goto(guide_server.base + path, wait_until="networkidle")
             results = axe.run(page, options=WCAG_AA)
             report[name] = {
                 "violations": results.generate_snapshot(),

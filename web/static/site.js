@@ -16,7 +16,8 @@
   if (params.has("lang")) remember(lang);
   const chosen = read("hoian:lang");
   if (!params.has("lang") && chosen && chosen !== lang && !/(^|; )hoian_lang=/.test(document.cookie)) {
-    location.replace("?lang=" + encodeURIComponent(chosen));
+    params.set("lang", chosen);
+    location.replace("?" + params.toString());
     return;
   }
   document.querySelectorAll("nav a[hreflang]").forEach((link) => {
@@ -49,6 +50,36 @@
     audio.addEventListener("ended", () => store(key, "0"));
   }
 
+  // A 360° view: the viewer (Pannellum) is fetched only when the tourist opens one.
+  let viewer = null;
+  const load = (link) => viewer || (viewer = new Promise((resolve, reject) => {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = link.dataset.css;
+    document.head.appendChild(css);
+    const script = document.createElement("script");
+    script.src = link.dataset.js;
+    script.onload = () => resolve(window.pannellum);
+    script.onerror = reject;
+    document.head.appendChild(script);
+  }));
+  document.querySelectorAll("a[data-panorama]").forEach((link) => {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const box = document.getElementById(link.dataset.panorama);
+      try {
+        const pannellum = await load(link);
+        box.hidden = false;
+        document.getElementById(box.id + "-help").hidden = false;
+        pannellum.viewer(box, { type: "equirectangular", panorama: link.getAttribute("href"), autoLoad: true });
+        link.hidden = true;
+        box.focus();
+      } catch (e) {
+        location.href = link.href; // no viewer: the JPEG itself
+      }
+    });
+  });
+
   if (!("serviceWorker" in navigator) || !window.caches) return;
   const panel = document.getElementById("offline");
   const status = panel && panel.querySelector(".status");
@@ -73,16 +104,18 @@
     const response = await fetch("/api/v1/packs/tours/" + encodeURIComponent(slug) + "?lang=" + lang);
     if (!response.ok) throw new Error(response.statusText);
     const pack = await response.json();
-    const media = pack.files.filter((f) => f.kind === "audio" || f.kind === "captions").map((f) => f.url);
-    await keep(pack.pages, media);
+    const kept = ["audio", "captions", "still", "panorama"];
+    const media = pack.files.filter((f) => kept.includes(f.kind)).map((f) => f.url);
+    await keep([...pack.pages, location.href], media);
   };
-  navigator.serviceWorker.register("/s/sw.js", { scope: "/s/" }).then(() => navigator.serviceWorker.ready).then(async () => {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(() => navigator.serviceWorker.ready).then(async () => {
     // The first visit loads before the worker runs: keep this page now.
     const cache = await caches.open(PAGES);
     if (!(await cache.match(location.href))) await cache.add(location.href);
     if (!panel) return;
     panel.hidden = false;
-    panel.querySelector("[data-save-page]").addEventListener("click", () => save([location.href], playable()));
+    const savePage = panel.querySelector("[data-save-page]");
+    if (savePage) savePage.addEventListener("click", () => save([location.href], playable()));
     panel.querySelectorAll("[data-save-tour]").forEach((button) => {
       button.addEventListener("click", async () => {
         say("saving");

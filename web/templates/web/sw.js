@@ -3,7 +3,12 @@
 const STATIC = "hoian-static-{{ version }}";
 const PAGES = "hoian-pages";
 const MEDIA = "hoian-media";
+const TILES = "hoian-tiles";
 const ASSETS = {{ assets|tojson }};
+// The map tiles' server ("" when they come from this one), and how many tiles are kept: the
+// old town at the zooms a tourist uses is a few hundred.
+const TILE_ORIGIN = {{ tiles|tojson }};
+const TILE_LIMIT = 600;
 // Audio and captions kept on the phone: the oldest kept file goes first beyond this many
 // (about 30 guides, well under what browsers allow a site).
 const MEDIA_LIMIT = 120;
@@ -56,10 +61,38 @@ async function media(event) {
   return response;
 }
 
-async function trim(cache) {
+async function trim(cache, limit = MEDIA_LIMIT) {
   const keys = await cache.keys(); // oldest first
-  for (const key of keys.slice(0, Math.max(0, keys.length - MEDIA_LIMIT))) await cache.delete(key);
+  for (const key of keys.slice(0, Math.max(0, keys.length - limit))) await cache.delete(key);
 }
+
+// A tile shown once is kept: the network first (tiles change), the kept one without a signal.
+async function tile(event) {
+  const cache = await caches.open(TILES);
+  try {
+    const response = await fetch(event.request);
+    if (response.ok) event.waitUntil(cache.put(event.request.url, response.clone()).then(() => trim(cache, TILE_LIMIT)));
+    return response;
+  } catch (error) {
+    const kept = await cache.match(event.request.url);
+    if (kept) return kept;
+    throw error;
+  }
+}
+
+// The pages' scripts and styles: content-hashed, so a kept copy is always right.
+async function asset(event) {
+  const kept = await caches.match(event.request, { ignoreVary: true });
+  if (kept) return kept;
+  const response = await fetch(event.request);
+  if (response.ok) {
+    const copy = response.clone();
+    event.waitUntil(caches.open(STATIC).then((cache) => cache.put(event.request, copy)));
+  }
+  return response;
+}
+
+const PAGE_PATHS = /^\/(s\/|tours\/|$)/;
 
 async function page(request) {
   const cache = await caches.open(PAGES);
@@ -78,12 +111,18 @@ async function page(request) {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.method !== "GET") return;
+  if (url.origin !== self.location.origin) {
+    if (TILE_ORIGIN && url.origin === TILE_ORIGIN) event.respondWith(tile(event));
+    return;
+  }
   if (url.pathname.startsWith("/media/")) {
     event.respondWith(media(event));
-  } else if (request.mode === "navigate" && url.pathname.startsWith("/s/")) {
+  } else if (request.mode === "navigate" && PAGE_PATHS.test(url.pathname)) {
     event.respondWith(page(request));
   } else if (url.pathname.startsWith("/s/static/")) {
-    event.respondWith(caches.match(request).then((kept) => kept || fetch(request)));
+    event.respondWith(asset(event));
+  } else if (!TILE_ORIGIN && /\/\d+\/\d+\/\d+\.(png|jpg|webp)$/.test(url.pathname)) {
+    event.respondWith(tile(event));
   }
 });

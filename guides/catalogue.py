@@ -1,0 +1,83 @@
+"""A site's catalogue texts (summary and description) machine-translated from the source
+language by the pipeline's translation stage: a job of kind `catalogue`, one translate task
+per language, run by the same workers with the same Argos code and glossary as narrations
+(`stages.translate_catalogue`).
+
+A person's text always wins: a language with a human text gets no task, and a task finds it
+again before it writes. The texts are rebuilt when the source text changes (`content` sends
+`site_texts_changed`, this module starts a job). Without a model a task waits for it
+(`pending`), as a narration's does, and the page says which language it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+
+from app import audit
+from app.extensions import db
+from content.models import Provenance, Site
+from guides import jobs
+from guides.models import PipelineJob, PipelineTask, TaskStage, TaskState
+
+CATALOGUE = "catalogue"
+
+
+def _human(site: Site, lang: str) -> bool:
+    text = site.text_for(lang)
+    return text is not None and text.provenance == Provenance.HUMAN.value
+
+
+def start_catalogue_job(
+    *, site: Site, langs: Sequence[str] | None = None, requested_by_id: int | None = None
+) -> PipelineJob | None:
+    """A job translating the site's source text into each served language without a human
+    text; None when there is nothing to translate."""
+    source = str(current_app.config["SOURCE_LANGUAGE"])
+    if site.text_for(source) is None:
+        return None
+    wanted = langs if langs is not None else current_app.config["LANGUAGES"]
+    targets = [lang for lang in wanted if lang != source and not _human(site, lang)]
+    if not targets:
+        return None
+    job = PipelineJob(
+        site_id=site.id,
+        narration_id=None,
+        kind=CATALOGUE,
+        source_lang=source,
+        langs=targets,
+        auto_publish=False,
+        requested_by_id=requested_by_id,
+    )
+    db.session.add(job)
+    for lang in targets:
+        job.tasks.append(
+            PipelineTask(
+                stage=TaskStage.TRANSLATE.value,
+                lang=lang,
+                state=TaskState.QUEUED.value,
+                max_attempts=current_app.config["PIPELINE_MAX_ATTEMPTS"],
+            )
+        )
+    db.session.flush()
+    audit.record(
+        action="pipeline_job.create",
+        object_type="pipeline_job",
+        object_id=job.id,
+        changes={"site": site.slug, "langs": targets, "kind": CATALOGUE},
+    )
+    return job
+
+
+def source_changed(site: Site, *, langs: Sequence[str], **_: Any) -> None:
+    """`content.signals.site_texts_changed`: the source text changed, so its translations are
+    built again (after the commit)."""
+    from guides import executor
+
+    if current_app.config["SOURCE_LANGUAGE"] not in langs:
+        return
+    job = start_catalogue_job(site=site)
+    if job is not None:
+        executor.queue_after_commit(jobs.queued_tasks(job))
