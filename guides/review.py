@@ -6,6 +6,7 @@ speaks these very words). The same services serve the console and the JSON API."
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 from flask import current_app
 from sqlalchemy import select
@@ -39,8 +40,18 @@ def served_languages(narration: Narration) -> list[str]:
 
 
 def site_guides(site_id: int) -> dict[str, Guide]:
-    rows = db.session.scalars(select(Guide).where(Guide.site_id == site_id))
-    return {row.lang: row for row in rows}
+    return guides_by_site([site_id]).get(site_id, {})
+
+
+def guides_by_site(site_ids: Iterable[int]) -> dict[int, dict[str, Guide]]:
+    """Every guide of these sites by site and language, in one query (the review queue's)."""
+    found: dict[int, dict[str, Guide]] = {}
+    wanted = sorted(set(site_ids))
+    if not wanted:
+        return found
+    for row in db.session.scalars(select(Guide).where(Guide.site_id.in_(wanted))).unique():
+        found.setdefault(row.site_id, {})[row.lang] = row
+    return found
 
 
 def words(narration: Narration, lang: str) -> tuple[str | None, str | None, bool]:

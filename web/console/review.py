@@ -45,8 +45,9 @@ def review_list() -> str:
     rows = list(db.session.scalars(select(Narration).where(Narration.id.in_(newest))))
     names = site_names({row.site_id for row in rows}, ui_language())
     items: list[dict[str, Any]] = []
+    by_site = review.guides_by_site(row.site_id for row in rows)
     for narration in rows:
-        guides = review.site_guides(narration.site_id)
+        guides = by_site.get(narration.site_id, {})
         items.append(
             {
                 "narration": narration,
