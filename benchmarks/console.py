@@ -4,9 +4,10 @@ A scratch PostgreSQL database is migrated and loaded with the seed catalogue plu
 generated sites (500 by default: texts in Vietnamese and English, every kind, spread over the
 old town) and `--narrations` generated narrations (2,000 by default, each with its English
 translation); a person holding every staff role signs in; each page is requested `--rounds`
-times in-process through the whole Flask stack (session lookup, CSRF, role check, queries, template) and the median and p95
-are reported, with the ratio to the console's home page (the foundation's, a few queries)
-requested the same way in the same run. Goal (issue 11): every page ≤ 150 ms server time.
+times in-process through the whole Flask stack (session lookup, CSRF, role check, queries,
+template) and the median and p95 are reported, with the ratio to the console's home page (the
+foundation's, a few queries) requested the same way in the same run. Goal (issue 11): every
+page ≤ 150 ms server time.
 
 Usage: python benchmarks/console.py [--sites 500] [--narrations 2000] [--rounds 30]
 (TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test: where the scratch
