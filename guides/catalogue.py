@@ -20,9 +20,8 @@ from app import audit
 from app.extensions import db
 from content.models import Provenance, Site
 from guides import jobs
+from guides.models import CATALOGUE_JOB as CATALOGUE
 from guides.models import PipelineJob, PipelineTask, TaskStage, TaskState
-
-CATALOGUE = "catalogue"
 
 
 def _human(site: Site, lang: str) -> bool:

@@ -237,6 +237,10 @@ class GuideTrackFile(db.Model):  # type: ignore[name-defined,misc]
         return f"<GuideTrackFile {self.format} {self.sha256[:12]}>"
 
 
+#: The kind of job that machine-translates a site's catalogue texts (guides/catalogue.py).
+CATALOGUE_JOB = "catalogue"
+
+
 class PipelineJob(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     """A run of the speech pipeline for one site; its tasks are the truth of its progress."""
 
@@ -250,7 +254,7 @@ class PipelineJob(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     narration_id: Mapped[int | None] = mapped_column(
         ForeignKey("narrations.id", ondelete="SET NULL"), default=None
     )
-    kind: Mapped[str] = mapped_column(String(20))  # narration, build, translation
+    kind: Mapped[str] = mapped_column(String(20))  # narration, build, CATALOGUE_JOB
     state: Mapped[str] = mapped_column(String(12), default=JobState.QUEUED.value)
     source_lang: Mapped[str] = mapped_column(String(8))
     langs: Mapped[list[Any]] = mapped_column(default=list)

@@ -18,8 +18,8 @@ from app.extensions import db
 from audio_pipeline.settings import PipelineSettings
 from content.models import Provenance, Site, SiteText
 from guides import publishing
-from guides.catalogue import CATALOGUE
 from guides.models import (
+    CATALOGUE_JOB,
     GlossaryTerm,
     Guide,
     Narration,
@@ -282,11 +282,11 @@ def run_stage(task: PipelineTask, beat: Progress) -> Outcome:
 
     job = task.job
     narration = db.session.get(Narration, job.narration_id) if job.narration_id else None
-    if narration is None and job.kind != CATALOGUE:
+    if narration is None and job.kind != CATALOGUE_JOB:
         raise StageError("narration_missing", "the job's narration was deleted")
     stage = TaskStage(task.stage)
     try:
-        if job.kind == CATALOGUE:
+        if job.kind == CATALOGUE_JOB:
             return translate_catalogue(task, beat)
         assert narration is not None
         if stage is TaskStage.SOURCE:
