@@ -31,7 +31,8 @@ OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
 #: Reasons any operation may answer with a status (the request shell's own, app/errors.py).
 GENERIC_REASONS: dict[int, tuple[str, ...]] = {
     400: ("bad_request", "too_deep"),
-    401: ("unauthorized",),
+    # A refused bearer token says why (app/auth/services.py token_refusal).
+    401: ("unauthorized", "unknown_token", "device_revoked", "token_revoked", "token_expired"),
     403: ("forbidden",),
     404: ("not_found",),
     409: ("conflict", "illegal_transition"),

@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask, Response, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DBAPIError
 
 from app.db import begin_write, lost_connection_before_any_write
 from app.errors import error_response
@@ -49,6 +50,19 @@ class HoianFlask(Flask):
 def init_app(app: Flask) -> None:
     """The hooks of the shell around a view."""
 
+    @app.teardown_appcontext
+    def _end_the_session(exc: BaseException | None) -> None:
+        # Runs before Flask-SQLAlchemy's own teardown (registered earlier, called later). A
+        # read's transaction is still open here; when its connection died after the answer
+        # was made, the ROLLBACK fails, and that must not turn an answered request into
+        # gunicorn's HTML 500. SQLAlchemy has invalidated the connection (the pool drops it);
+        # the session is discarded.
+        try:
+            db.session.remove()
+        except DBAPIError as error:
+            log.warning("database connection lost after the answer: %s", error.orig)
+            db.session.registry.clear()
+
     @app.after_request
     def _refused_writes_keep_nothing(response: Response) -> Response:
         # Whether the view answered an error or raised one (then handled), nothing it flushed
@@ -67,7 +81,8 @@ def init_app(app: Flask) -> None:
         """The JSON API takes JSON bodies (forms are for the HTML pages, uploads say so)."""
         view = app.view_functions.get(request.endpoint or "")
         if (
-            request.path.startswith("/api/")
+            request.routing_exception is None  # an unknown address or method: its 404 or 405
+            and request.path.startswith("/api/")
             and request.method in WRITE_METHODS
             and request.content_length
             and not request.is_json

@@ -46,6 +46,8 @@ NOT_EXPRESSIBLE = {
     "POST /api/v1/orders": "products and tiers are data, not an enum",
     "POST /api/v1/checkin/redeem": "exactly one of secret and serial",
     "POST /api/v1/checkin/sync": "exactly one of secret and serial, in every scan",
+    "POST /api/v1/events": "sites are data, not an enum",
+    "POST /api/v1/feedback": "sites are data, not an enum",
 }
 CONFIG = {
     "seed": SEED,

@@ -284,7 +284,7 @@ def _qr_response(body: bytes, mimetype: str) -> Response:
 @blp.route("/tickets/<serial>/qr.svg")
 @blp.arguments(OrderTokenArgsSchema, location="query")
 @blp.response(200, BINARY, content_type="image/svg+xml", description="The ticket's QR code")
-@error_responses(blp, 401, 404, reasons={404: ("revoked",), 422: ("invalid_serial",)})
+@error_responses(blp, 401, 404, reasons={404: ("revoked", "invalid_serial")})
 @blp.doc(security=OPTIONAL_BEARER)
 def ticket_qr_svg(args: dict[str, Any], serial: str) -> Response:
     """The ticket's QR code as SVG (order access token, or finance)."""
@@ -295,7 +295,7 @@ def ticket_qr_svg(args: dict[str, Any], serial: str) -> Response:
 @blp.route("/tickets/<serial>/qr.png")
 @blp.arguments(OrderTokenArgsSchema, location="query")
 @blp.response(200, BINARY, content_type="image/png", description="The ticket's QR code")
-@error_responses(blp, 401, 404, reasons={404: ("revoked",), 422: ("invalid_serial",)})
+@error_responses(blp, 401, 404, reasons={404: ("revoked", "invalid_serial")})
 @blp.doc(security=OPTIONAL_BEARER)
 def ticket_qr_png(args: dict[str, Any], serial: str) -> Response:
     """The ticket's QR code as PNG (order access token, or finance)."""
@@ -323,8 +323,8 @@ def _valid_code(ticket: Ticket) -> Ticket:
     409,
     503,
     reasons={
+        404: ("invalid_serial",),
         409: ("too_many_reissues",),
-        422: ("invalid_serial",),
         503: ("signing_key_unavailable",),
     },
 )
@@ -339,7 +339,7 @@ def ticket_reissue(body: dict[str, Any], serial: str) -> dict[str, Any]:
 @require_roles(*_FINANCE)
 @blp.arguments(NoteSchema)
 @blp.response(200, TicketSchema)
-@error_responses(blp, 401, 403, 404, 409)
+@error_responses(blp, 401, 403, 404, 409, reasons={404: ("invalid_serial",)})
 @blp.doc(security=BEARER)
 def ticket_cancel(body: dict[str, Any], serial: str) -> dict[str, Any]:
     """Void a ticket without refund; its codes are revoked everywhere (finance)."""
@@ -662,7 +662,14 @@ def device_pairing(body: dict[str, Any]) -> dict[str, Any]:
 @public_write
 @blp.arguments(PairInSchema)
 @blp.response(201, PairedSchema)
-@error_responses(blp, 404, 409, 422, 429)
+@error_responses(
+    blp,
+    404,
+    409,
+    422,
+    429,
+    reasons={404: ("pairing_unknown",), 409: ("pairing_used", "pairing_expired", "device_revoked")},
+)
 def device_pair(body: dict[str, Any]) -> dict[str, Any]:
     """The scanner exchanges a pairing code for its device token (once): `pairing_unknown`,
     `pairing_used`, `pairing_expired` or `device_revoked` otherwise. The device's older tokens

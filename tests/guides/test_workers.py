@@ -180,5 +180,8 @@ def test_a_worker_killed_mid_job_is_taken_over_and_the_guide_completes(
     assert [row.details["owner"][0] for row in takeover] == [killed_owner]
     site = narrations.site_by_slug("japanese-covered-bridge")
     document = published.guide_document(site, requested="vi")
-    assert document["status"] == "ready" and len(document["tracks"]) == 2
+    assert document["status"] == "ready" and len(document["tracks"]) == 2, (
+        document,
+        speech_view["result"],
+    )
     _assert_only_complete_files(Path(pipeline_app.config["MEDIA_DIR"]))

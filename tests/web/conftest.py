@@ -150,8 +150,8 @@ def guide_server(
         # Whisper hears it back too poorly (0.8-1.0) for it to be offered or published by
         # default (tests/guides hold that); here its French is let through.
         env={
-            "HOIAN_CALIBRATION_BOUNDS": "fr=1.5",
-            "HOIAN_HEARING_BOUNDS": "fr=1.5",
+            "HOIAN_CALIBRATION_BOUNDS": "fr=10",
+            "HOIAN_HEARING_BOUNDS": "fr=10",
             "HOIAN_MAP_TILE_URL": tile_server.template,
         },
         commands=[

@@ -40,8 +40,8 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "HOIAN_SPEECH_THREADS": "1",
             "HOIAN_LANGUAGES": "vi,en",
             "HOIAN_FALLBACK_CHAIN": "en,vi",
-            "HOIAN_CALIBRATION_BOUNDS": "vi=1.5,en=1.5",
-            "HOIAN_HEARING_BOUNDS": "vi=1.5,en=1.5",
+            "HOIAN_CALIBRATION_BOUNDS": "vi=10,en=10",
+            "HOIAN_HEARING_BOUNDS": "vi=10,en=10",
         },
         commands=[[str(BIN / "flask"), "db", "upgrade"], [str(BIN / "flask"), "content", "load"]],
     )
