@@ -290,6 +290,45 @@ class _Entry:
     audit: dict[str, Any]
 
 
+def _scan_row(
+    gate: Any,
+    scan: Any,
+    *,
+    mode: Any,
+    site_id: int,
+    ticket: _HeldTicket | None,
+    now: datetime,
+    answer: dict[str, Any],
+    admitted: bool,
+    reason: str,
+    conflict: Any,
+    direction: str,
+    clock_offset_s: Any,
+    annulled_at: datetime | None,
+) -> dict[str, Any]:
+    """The scan's row as `_write_scan` inserts it: an entry's and an exit's alike."""
+    return {
+        "actor": gate.actor,
+        "nonce": scan.nonce,
+        "device_id": gate.device_id,
+        "user_id": gate.user_id,
+        "mode": mode.value,
+        "site_id": site_id,
+        "ticket_id": ticket.id if ticket is not None else None,
+        "scanned_at": scan.scanned_at,
+        "received_at": now,
+        "admitted": admitted,
+        "status": answer["status"],
+        "reason": reason,
+        "conflict": conflict,
+        "response": answer,
+        "direction": direction,
+        "content_hash": scan.content_hash(),
+        "clock_offset_s": clock_offset_s,
+        "annulled_at": annulled_at,
+    }
+
+
 def _write_scan(scan_row: dict[str, Any], entry: _Entry | None, *, now: datetime) -> int | None:
     """Store the scan and the entry it earned, unless the gate used this nonce before (then
     nothing is written and None is returned). The scan goes first, so a replay writes nothing."""
@@ -519,26 +558,21 @@ def _record(
         if outcome.enters and ticket is not None
         else None
     )
-    scan_row = {
-        "actor": gate.actor,
-        "nonce": scan.nonce,
-        "device_id": gate.device_id,
-        "user_id": gate.user_id,
-        "mode": mode.value,
-        "site_id": site_id,
-        "ticket_id": ticket.id if ticket is not None else None,
-        "scanned_at": scan.scanned_at,
-        "received_at": now,
-        "admitted": outcome.admitted,
-        "status": answer["status"],
-        "reason": decision.reason.value,
-        "conflict": answer["conflict"],
-        "response": answer,
-        "direction": scan.direction.value,
-        "content_hash": scan.content_hash(),
-        "clock_offset_s": clock_offset_s,
-        "annulled_at": scan.annulled_at,
-    }
+    scan_row = _scan_row(
+        gate,
+        scan,
+        mode=mode,
+        site_id=site_id,
+        ticket=ticket,
+        now=now,
+        answer=answer,
+        admitted=outcome.admitted,
+        reason=decision.reason.value,
+        conflict=answer["conflict"],
+        direction=scan.direction.value,
+        clock_offset_s=clock_offset_s,
+        annulled_at=scan.annulled_at,
+    )
     scan_id = _write_scan(scan_row, entry, now=now)
     if scan_id is None:
         return _earlier_answer(gate, scan), True
@@ -873,26 +907,21 @@ def _exit(
         answer["ticket"] = _ticket_view(
             ticket, rules, entries=ticket.entries, first_used_at=ticket.first_used_at
         )
-    scan_row = {
-        "actor": gate.actor,
-        "nonce": scan.nonce,
-        "device_id": gate.device_id,
-        "user_id": gate.user_id,
-        "mode": mode.value,
-        "site_id": site_id,
-        "ticket_id": ticket.id if ticket is not None else None,
-        "scanned_at": scan.scanned_at,
-        "received_at": now,
-        "admitted": reason is ExitReason.OK,
-        "status": answer["status"],
-        "reason": reason.value,
-        "conflict": None,
-        "response": answer,
-        "direction": ScanDirection.EXIT.value,
-        "content_hash": scan.content_hash(),
-        "clock_offset_s": clock_offset_s,
-        "annulled_at": None,
-    }
+    scan_row = _scan_row(
+        gate,
+        scan,
+        mode=mode,
+        site_id=site_id,
+        ticket=ticket,
+        now=now,
+        answer=answer,
+        admitted=reason is ExitReason.OK,
+        reason=reason.value,
+        conflict=None,
+        direction=ScanDirection.EXIT.value,
+        clock_offset_s=clock_offset_s,
+        annulled_at=None,
+    )
     if _write_scan(scan_row, None, now=now) is None:
         return _earlier_answer(gate, scan), True
     if entry is not None and reason is ExitReason.OK:
