@@ -124,8 +124,8 @@ def review_queue() -> list[QueueRow]:
             Narration.source_reviewed,
         ).where(Narration.id.in_(newest))
     ).all()
-    texts: dict[int, dict[str, tuple[str, str, bool]]] = {}
-    for row in db.session.execute(
+    texts: dict[int, dict[str, tuple[str | None, str | None, bool]]] = {}
+    for text_row in db.session.execute(
         select(
             NarrationText.narration_id,
             NarrationText.lang,
@@ -134,27 +134,35 @@ def review_queue() -> list[QueueRow]:
             NarrationText.reviewed,
         ).where(NarrationText.narration_id.in_(newest))
     ):
-        texts.setdefault(row.narration_id, {})[row.lang] = (row.text, row.provenance, row.reviewed)
+        texts.setdefault(text_row.narration_id, {})[text_row.lang] = (
+            text_row.text,
+            text_row.provenance,
+            text_row.reviewed,
+        )
     guides: dict[tuple[int, str], tuple[str | None, bool]] = {}
     published = aliased(GuideTrack)
     site_ids = sorted({row.site_id for row in narrations})
     if site_ids:
-        for row in db.session.execute(
+        for guide in db.session.execute(
             select(Guide.site_id, Guide.lang, Guide.draft_track_id, published.transcript)
             .outerjoin(published, published.id == Guide.published_track_id)
             .where(Guide.site_id.in_(site_ids))
         ):
-            guides[(row.site_id, row.lang)] = (row.transcript, row.draft_track_id is not None)
+            guides[(guide.site_id, guide.lang)] = (
+                guide.transcript,
+                guide.draft_track_id is not None,
+            )
     configured = list(current_app.config["LANGUAGES"])
     queue = []
     for row in narrations:
         states: dict[str, str] = {}
         own = texts.get(row.id, {})
         for lang in [row.source_lang, *(code for code in configured if code != row.source_lang)]:
-            if lang == row.source_lang:
-                words_of = (row.text, row.source_provenance, row.source_reviewed)
-            else:
-                words_of = own.get(lang, (None, None, False))
+            words_of: tuple[str | None, str | None, bool] = (
+                (row.text, row.source_provenance, row.source_reviewed)
+                if lang == row.source_lang
+                else own.get(lang, (None, None, False))
+            )
             transcript, waiting = guides.get((row.site_id, lang), (None, False))
             states[lang] = _state(*words_of, transcript, waiting).value
         queue.append(QueueRow(narration_id=row.id, site_id=row.site_id, states=states))
