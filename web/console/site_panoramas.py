@@ -5,7 +5,8 @@ the page in the console's language; a refused file changes nothing."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
@@ -17,7 +18,13 @@ from app.i18n import _, native_name
 from content import panoramas, services
 from content.models import Site
 from web.console.access import bp, staff_page
-from web.console.sites import SLUG, display_name, expected_version, languages
+from web.console.sites import (
+    SLUG,
+    display_name,
+    expected_version,
+    languages,
+    site_changed_meanwhile,
+)
 
 
 def limits() -> dict[str, int]:
@@ -74,19 +81,12 @@ def _page(site: Site, *, errors: dict[str, str] | None = None, status: int = 200
     )
 
 
-def _stale(slug: str) -> WerkzeugResponse:
-    db.session.rollback()
-    flash(
-        _("Someone else changed this site in the meantime; nothing was changed. Here it is now."),
-        "error",
-    )
-    return redirect(url_for("console.site_panoramas", slug=slug))
-
-
 def _current(slug: str) -> tuple[Site, WerkzeugResponse | None]:
     """The site, and the page to go back to when the form was made from an older version."""
     site = services.get_site(slug=slug, include_unpublished=True)
-    return site, (_stale(slug) if site.version != expected_version() else None)
+    if site.version != expected_version():
+        return site, site_changed_meanwhile("console.site_panoramas", slug)
+    return site, None
 
 
 def _alt(prefix: str) -> dict[str, str]:
@@ -98,9 +98,18 @@ def _upload() -> FileStorage | None:
     return upload if upload is not None and upload.filename else None
 
 
-def _refused(site: Site, exc: DomainError) -> Any:
-    db.session.rollback()
-    return _page(site, errors={"image": refusal(exc.reason)}, status=exc.status)
+def _keep(site: Site, upload: FileStorage, store: Callable[[IO[bytes]], object], done: str) -> Any:
+    """Hand the upload to `store` (content.panoramas); the site's page with `done`, or this
+    page again with the refusal in words (nothing kept)."""
+    try:
+        store(upload.stream)
+    except DomainError as exc:
+        db.session.rollback()
+        return _page(site, errors={"image": refusal(exc.reason)}, status=exc.status)
+    finally:
+        upload.close()  # a large upload is a temporary file: gone now, refused or kept
+    flash(done, "ok")
+    return redirect(url_for("console.site_panoramas", slug=site.slug))
 
 
 @bp.route(f"/sites/{SLUG}/panoramas")
@@ -125,14 +134,12 @@ def site_panorama_upload(slug: str) -> Any:
     if errors:
         return _page(site, errors=errors, status=422)
     assert upload is not None
-    try:
-        panoramas.add_panorama(site=site, stream=upload.stream, alt=alt)
-    except DomainError as exc:
-        return _refused(site, exc)
-    finally:
-        upload.close()  # a large upload is a temporary file: gone now, refused or kept
-    flash(_("The 360° view was added. Describe it in the other languages."), "ok")
-    return redirect(url_for("console.site_panoramas", slug=slug))
+    return _keep(
+        site,
+        upload,
+        lambda stream: panoramas.add_panorama(site=site, stream=stream, alt=alt),
+        _("The 360° view was added. Describe it in the other languages."),
+    )
 
 
 @bp.route(f"/sites/{SLUG}/panoramas/<int:panorama_id>/replace", methods=["POST"])
@@ -144,14 +151,14 @@ def site_panorama_replace(slug: str, panorama_id: int) -> Any:
     upload = _upload()
     if upload is None:
         return _page(site, errors={"image": refusal("image_empty")}, status=422)
-    try:
-        panoramas.replace_panorama(site=site, panorama_id=panorama_id, stream=upload.stream, alt={})
-    except DomainError as exc:
-        return _refused(site, exc)
-    finally:
-        upload.close()
-    flash(_("The 360° view was replaced; its descriptions were kept."), "ok")
-    return redirect(url_for("console.site_panoramas", slug=slug))
+    return _keep(
+        site,
+        upload,
+        lambda stream: panoramas.replace_panorama(
+            site=site, panorama_id=panorama_id, stream=stream, alt={}
+        ),
+        _("The 360° view was replaced; its descriptions were kept."),
+    )
 
 
 @bp.route(f"/sites/{SLUG}/panoramas/<int:panorama_id>/texts", methods=["POST"])

@@ -295,6 +295,17 @@ def expected_version() -> int:
     return version
 
 
+def site_changed_meanwhile(endpoint: str, slug: str) -> WerkzeugResponse:
+    """Back to the site's page `endpoint`, saying that a form made from an older version of the
+    site changed nothing."""
+    db.session.rollback()
+    flash(
+        _("Someone else changed this site in the meantime; nothing was changed. Here it is now."),
+        "error",
+    )
+    return redirect(url_for(endpoint, slug=slug))
+
+
 def conflict_page(
     *, name: str, form: dict[str, str], saved: dict[str, str], keys: list[str],
     current_version: int, save_url: str, edit_url: str,
