@@ -417,7 +417,7 @@ def _mark_waiting_for_models(job: PipelineJob) -> None:
     for task in job.tasks:
         if task.stage == TaskStage.SPEECH.value and task.state == TaskState.PENDING.value:
             publishing.mark_waiting_for_model(
-                site_id=job.site_id,
+                site_id=job.guide_site_id,
                 lang=task.lang,
                 reason=task.error_message or task.error_reason or "waiting for a model",
             )
