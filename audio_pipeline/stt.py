@@ -92,7 +92,10 @@ class Transcriber:
         otherwise drops one as silence when it is both unsure there is speech and unsure of
         its words, which is exactly how robotic speech sounds to it (espeak-ng's Vietnamese:
         no-speech 0.85, log-probability -1.02 against the -1.0 threshold, so the verdict
-        flipped between CPUs).
+        flipped between CPUs). With `vad` the voice-activity detector has already cut the
+        silence out and decided there is speech, so no segment is dropped a second time
+        either: an unsure transcript of a real voice (an old storyteller, a strong accent, a
+        poor microphone) goes to an editor to correct instead of failing the upload as silent.
         """
         if prime is None:
             prime = self.settings.whisper_hotwords
@@ -108,7 +111,7 @@ class Transcriber:
             vad_filter=vad,
             vad_parameters={"min_silence_duration_ms": 500},
             hotwords=prompt or None,
-            **({"no_speech_threshold": None} if known_speech else {}),
+            **({"no_speech_threshold": None} if known_speech or vad else {}),
             **({} if temperature is None else {"temperature": temperature}),
             # Each segment stands on its own: a misheard name must not spread to the next.
             condition_on_previous_text=False,
