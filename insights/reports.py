@@ -1,14 +1,17 @@
 """Reports for managers and finance: visitor flow, sales, listening and feedback over a range of
 local days, per hour, day or week in the town's zone, with the previous period beside them.
 
-Rows are counted per UTC hour in SQL (the same statement on PostgreSQL and SQLite) and the
-hours are put in local buckets here: exact for every zone whose offset is whole hours (the
-town's, UTC+7, has no daylight saving), and cheap, since a year has 8,760 hours at most.
+Reports by day or week in the town's zone read the daily rollups (insights.models: entry,
+sale, refund and listening days, kept exact by triggers in the transaction of every write);
+reports by hour (31 days at most), over one site's sales, or in another zone count the raw
+rows per UTC hour in SQL (the same statement on PostgreSQL and SQLite) and put the hours in
+local buckets here: exact for every zone whose offset is whole hours. The previous period is
+asked for its totals only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,7 +22,18 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from app.errors import ValidationFailed
 from app.extensions import db
 from content.models import Site
-from insights.models import Feedback, FeedbackState, ListeningHour
+from insights.models import (
+    ROLLUP_ZONE,
+    EntryDay,
+    EntryHour,
+    Feedback,
+    FeedbackState,
+    ListeningDay,
+    ListeningHour,
+    RefundDay,
+    SaleDay,
+    SaleItemDay,
+)
 from payments.models import OPEN_STATES, Payment, PaymentFlag, Refund, RefundState
 from ticketing.models import Order, OrderItem, Product, ProductSite, Ticket, TicketEntry
 
@@ -70,6 +84,17 @@ class ReportRange:
         if self.group == "week":
             day -= timedelta(days=day.weekday())
         return day.isoformat()
+
+    def day_bucket(self, day: date) -> str:
+        """The bucket a local day falls in (grouped by day or week)."""
+        if self.group == "week":
+            day -= timedelta(days=day.weekday())
+        return day.isoformat()
+
+    @property
+    def rolled_up(self) -> bool:
+        """Whether the daily rollups answer: days or weeks in their zone."""
+        return self.group != "hour" and str(self.zone) == ROLLUP_ZONE
 
     def buckets(self) -> list[str]:
         """Every bucket of the range, empty ones too, in order."""
@@ -194,8 +219,79 @@ def _ratio(part: float, whole: float) -> float | None:
 # --- visitor flow -------------------------------------------------------------------------
 
 
-def visitors(scope: ReportRange) -> dict[str, Any]:
-    """Entries per bucket, site, tier and mode (online/offline); exits; the busiest hours."""
+VISITOR_FIGURES = ("entries", "online", "offline", *TIERS, "exits")
+
+
+def _as_day(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
+
+
+def _entry_day_rows(scope: ReportRange, key: Any = None) -> Iterator[tuple[Any, ...]]:
+    """Entries and exits from the daily rollup per `key` (a column), or one row of sums."""
+    entries = EntryDay.entries
+    sums = (
+        func.sum(entries),
+        func.sum(entries).filter(EntryDay.mode == "online"),
+        func.sum(entries).filter(EntryDay.mode == "offline"),
+        *(func.sum(entries).filter(EntryDay.tier == tier) for tier in TIERS),
+        func.sum(EntryDay.exits),
+    )
+    query = select(*((key,) if key is not None else ()), *sums).where(
+        EntryDay.day >= scope.start, EntryDay.day <= scope.end
+    )
+    if scope.site_id is not None:
+        query = query.where(EntryDay.site_id == scope.site_id)
+    for row in db.session.execute(query.group_by(key) if key is not None else query):
+        keys, values = tuple(row[: -len(sums)]), row[-len(sums) :]
+        yield (*keys, dict(zip(VISITOR_FIGURES, (int(v or 0) for v in values), strict=True)))
+
+
+def _visitor_tables() -> tuple[_Table, _Table, _Table]:
+    """Series and per-site tables of every figure, and entries per hour of the day."""
+    return _Table(VISITOR_FIGURES), _Table(VISITOR_FIGURES), _Table(("entries",))
+
+
+def _entries_per_hour(scope: ReportRange) -> Any:
+    """(UTC hour, entries) over the range: the hourly rollup when every site is asked for."""
+    if scope.site_id is None:
+        return db.session.execute(
+            select(EntryHour.hour, EntryHour.entries).where(
+                EntryHour.hour >= scope.since, EntryHour.hour < scope.until
+            )
+        )
+    hour = _hour_of(TicketEntry.entered_at)
+    return db.session.execute(
+        select(hour, func.count())
+        .where(
+            TicketEntry.site_id == scope.site_id,
+            TicketEntry.entered_at >= scope.since,
+            TicketEntry.entered_at < scope.until,
+        )
+        .group_by(hour)
+    )
+
+
+def _visitors_rolled_up(
+    scope: ReportRange, *, totals_only: bool
+) -> tuple[dict[str, float], _Table, _Table, _Table]:
+    series, by_site, by_hour = _visitor_tables()
+    if totals_only:
+        ((sums,),) = _entry_day_rows(scope)
+        return sums, series, by_site, by_hour
+    totals: dict[str, float] = dict.fromkeys(VISITOR_FIGURES, 0)
+    slugs = _site_slugs()
+    for site_id, row in _entry_day_rows(scope, EntryDay.site_id):
+        by_site.add(slugs[site_id], **row)
+        for name, value in row.items():
+            totals[name] += value
+    for day, row in _entry_day_rows(scope, EntryDay.day):
+        series.add(scope.day_bucket(_as_day(day)), **row)
+    for at, count in _entries_per_hour(scope):
+        by_hour.add(_as_utc(at).astimezone(scope.zone).hour, entries=count)
+    return totals, series, by_site, by_hour
+
+
+def _visitors_raw(scope: ReportRange) -> tuple[dict[str, float], _Table, _Table, _Table]:
     in_range = and_(TicketEntry.entered_at >= scope.since, TicketEntry.entered_at < scope.until)
     counts = (
         func.count(),
@@ -227,9 +323,8 @@ def visitors(scope: ReportRange) -> dict[str, Any]:
         mine = TicketEntry.site_id == scope.site_id
         per_hour, per_site = per_hour.where(mine), per_site.where(mine)
         exits_per_hour, exits_per_site = exits_per_hour.where(mine), exits_per_site.where(mine)
-    figures = (*names, "exits")
-    series, by_site, by_hour = _Table(figures), _Table(figures), _Table(("entries",))
-    totals = dict.fromkeys(figures, 0)
+    series, by_site, by_hour = _visitor_tables()
+    totals: dict[str, float] = dict.fromkeys(VISITOR_FIGURES, 0)
     for at, *values in db.session.execute(per_hour):
         when = _as_utc(at)
         row = dict(zip(names, values, strict=True))
@@ -245,6 +340,15 @@ def visitors(scope: ReportRange) -> dict[str, Any]:
         totals["exits"] += count
     for site_id, count in db.session.execute(exits_per_site):
         by_site.add(slugs[site_id], exits=count)
+    return totals, series, by_site, by_hour
+
+
+def visitors(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
+    """Entries per bucket, site, tier and mode (online/offline); exits; the busiest hours."""
+    if scope.rolled_up:
+        totals, series, by_site, by_hour = _visitors_rolled_up(scope, totals_only=totals_only)
+    else:
+        totals, series, by_site, by_hour = _visitors_raw(scope)
     hours = by_hour.listed(("hour",), range(24))
     return {
         "totals": {**totals, "occupancy": totals["entries"] - totals["exits"]},
@@ -267,9 +371,57 @@ def _site_products(site_id: int) -> Any:
     return select(ProductSite.product_id).where(ProductSite.site_id == site_id)
 
 
-def sales(scope: ReportRange) -> dict[str, Any]:
-    """Paid orders, tickets and revenue per bucket, product, tier and method; refunds;
-    payments still waiting; flags raised."""
+SALES_FIGURES = ("orders", "tickets", "revenue", "refunds", "refunded")
+
+
+def _sales_rolled_up(scope: ReportRange, *, totals_only: bool) -> tuple[_Table, ...]:
+    """Sales over every site from the daily rollups: (series, by method, by product, by tier)."""
+    series, methods = _Table(SALES_FIGURES), _Table(("orders", "revenue"))
+    products, tiers = _Table(("tickets", "revenue")), _Table(("tickets", "revenue"))
+    by_day = not totals_only
+    orders = select(
+        *((SaleDay.day,) if by_day else ()),
+        SaleDay.method,
+        func.sum(SaleDay.orders),
+        func.sum(SaleDay.revenue),
+        func.sum(SaleDay.tickets),
+    ).where(SaleDay.day >= scope.start, SaleDay.day <= scope.end)
+    orders = orders.group_by(*((SaleDay.day,) if by_day else ()), SaleDay.method)
+    for *day, method, count, amount, tickets in db.session.execute(orders):
+        bucket = scope.day_bucket(_as_day(day[0])) if by_day else ""
+        values = {"orders": int(count or 0), "revenue": int(amount or 0)}
+        series.add(bucket, **values, tickets=int(tickets or 0))
+        methods.add(method, **values)
+    refunds = select(
+        *((RefundDay.day,) if by_day else ()),
+        func.sum(RefundDay.refunds),
+        func.sum(RefundDay.amount),
+    ).where(RefundDay.day >= scope.start, RefundDay.day <= scope.end)
+    if by_day:
+        refunds = refunds.group_by(RefundDay.day)
+    for *day, count, amount in db.session.execute(refunds):
+        bucket = scope.day_bucket(_as_day(day[0])) if by_day else ""
+        series.add(bucket, refunds=int(count or 0), refunded=int(amount or 0))
+    if not totals_only:
+        items = (
+            select(
+                Product.slug,
+                SaleItemDay.tier,
+                func.sum(SaleItemDay.tickets),
+                func.sum(SaleItemDay.revenue),
+            )
+            .join(Product, Product.id == SaleItemDay.product_id)
+            .where(SaleItemDay.day >= scope.start, SaleItemDay.day <= scope.end)
+            .group_by(Product.slug, SaleItemDay.tier)
+        )
+        for slug, tier, quantity, amount in db.session.execute(items):
+            products.add((slug, tier), tickets=int(quantity or 0), revenue=int(amount or 0))
+            tiers.add(tier, tickets=int(quantity or 0), revenue=int(amount or 0))
+    return series, methods, products, tiers
+
+
+def _sales_raw(scope: ReportRange) -> tuple[_Table, ...]:
+    """Sales counted from orders, tickets, items and refunds per UTC hour."""
     paid = and_(Order.paid_at >= scope.since, Order.paid_at < scope.until)
     orders = select(
         _hour_of(Order.paid_at), Order.payment_method, func.count(), func.sum(Order.paid_amount)
@@ -312,26 +464,34 @@ def sales(scope: ReportRange) -> dict[str, Any]:
         )
     orders = orders.where(paid).group_by(_hour_of(Order.paid_at), Order.payment_method)
     tickets_query = tickets_query.group_by(_hour_of(Order.paid_at))
-    figures = ("orders", "tickets", "revenue", "refunds", "refunded")
-    series = _Table(figures)
+    series = _Table(SALES_FIGURES)
     methods = _Table(("orders", "revenue"))
-    totals = dict.fromkeys(figures, 0)
     for at, method, count, amount in db.session.execute(orders):
         series.add(scope.bucket(_as_utc(at)), orders=count, revenue=amount or 0)
         methods.add(method, orders=count, revenue=amount or 0)
-        totals["orders"] += count
-        totals["revenue"] += amount or 0
     for at, count in db.session.execute(tickets_query):
         series.add(scope.bucket(_as_utc(at)), tickets=count)
-        totals["tickets"] += count
     for at, count, amount in db.session.execute(refunds):
         series.add(scope.bucket(_as_utc(at)), refunds=count, refunded=amount or 0)
-        totals["refunds"] += count
-        totals["refunded"] += amount or 0
     products, tiers = _Table(("tickets", "revenue")), _Table(("tickets", "revenue"))
     for slug, tier, quantity, amount in db.session.execute(items):
         products.add((slug, tier), tickets=quantity or 0, revenue=amount or 0)
         tiers.add(tier, tickets=quantity or 0, revenue=amount or 0)
+    return series, methods, products, tiers
+
+
+def sales(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
+    """Paid orders, tickets and revenue per bucket, product, tier and method; refunds;
+    payments still waiting; flags raised. One site's sales count the raw rows: an order
+    covering two of the site's products is one order, which per-product sums cannot tell."""
+    if scope.rolled_up and scope.site_id is None:
+        series, methods, products, tiers = _sales_rolled_up(scope, totals_only=totals_only)
+    else:
+        series, methods, products, tiers = _sales_raw(scope)
+    totals: dict[str, float] = dict.fromkeys(SALES_FIGURES, 0)
+    for row in series.rows.values():
+        for name in SALES_FIGURES:
+            totals[name] += row[name]
     waiting_count, waiting_amount = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(
             Payment.state.in_(OPEN_STATES)
@@ -371,30 +531,36 @@ def sales(scope: ReportRange) -> dict[str, Any]:
 # --- listening ----------------------------------------------------------------------------
 
 
-def listening(scope: ReportRange) -> dict[str, Any]:
+def listening(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
     """Plays, completion and minutes per bucket, site and language; the languages asked for
     but not available (the fallbacks served): the translation to commission next."""
+    table: Any = ListeningDay if scope.rolled_up else ListeningHour
     sums = (
-        func.sum(ListeningHour.opens),
-        func.sum(ListeningHour.plays),
-        func.sum(ListeningHour.completions),
-        func.sum(ListeningHour.seconds),
-        func.sum(ListeningHour.downloads),
-        func.sum(ListeningHour.offline),
+        func.sum(table.opens),
+        func.sum(table.plays),
+        func.sum(table.completions),
+        func.sum(table.seconds),
+        func.sum(table.downloads),
+        func.sum(table.offline),
     )
-    in_range = and_(ListeningHour.hour >= scope.since, ListeningHour.hour < scope.until)
+    if scope.rolled_up:
+        when = ListeningDay.day
+        in_range = and_(when >= scope.start, when <= scope.end)
+    else:
+        when = ListeningHour.hour
+        in_range = and_(when >= scope.since, when < scope.until)
     if scope.site_id is not None:
-        in_range = and_(in_range, ListeningHour.site_id == scope.site_id)
-    per_hour = select(ListeningHour.hour, *sums).where(in_range).group_by(ListeningHour.hour)
+        in_range = and_(in_range, table.site_id == scope.site_id)
+    per_bucket = select(when, *sums).where(in_range).group_by(when)
+    if totals_only:
+        per_bucket = select(literal_column("NULL"), *sums).where(in_range)
     per_site_lang = (
-        select(ListeningHour.site_id, ListeningHour.lang, *sums)
-        .where(in_range)
-        .group_by(ListeningHour.site_id, ListeningHour.lang)
+        select(table.site_id, table.lang, *sums).where(in_range).group_by(table.site_id, table.lang)
     )
     asked = (
-        select(ListeningHour.requested_lang, ListeningHour.lang, func.sum(ListeningHour.opens))
-        .where(in_range, ListeningHour.requested_lang != "")
-        .group_by(ListeningHour.requested_lang, ListeningHour.lang)
+        select(table.requested_lang, table.lang, func.sum(table.opens))
+        .where(in_range, table.requested_lang != "")
+        .group_by(table.requested_lang, table.lang)
     )
     figures = ("opens", "plays", "completions", "minutes", "downloads", "offline")
 
@@ -411,17 +577,20 @@ def listening(scope: ReportRange) -> dict[str, Any]:
 
     series, by_site_lang = _Table(figures), _Table(figures)
     totals: dict[str, Any] = dict.fromkeys(figures, 0.0)
-    for hour, *values in db.session.execute(per_hour):
+    for at, *values in db.session.execute(per_bucket):
         row = named(values)
-        series.add(scope.bucket(_as_utc(hour)), **row)
+        if not totals_only:
+            bucket = scope.day_bucket(_as_day(at)) if scope.rolled_up else scope.bucket(_as_utc(at))
+            series.add(bucket, **row)
         for name, value in row.items():
             totals[name] += value
-    slugs = _site_slugs()
-    for site_id, lang, *values in db.session.execute(per_site_lang):
-        by_site_lang.add((slugs[site_id], lang), **named(values))
     fallbacks = _Table(("opens",))
-    for requested, lang, opens in db.session.execute(asked):
-        fallbacks.add((requested, lang), opens=int(opens or 0))
+    if not totals_only:
+        slugs = _site_slugs()
+        for site_id, lang, *values in db.session.execute(per_site_lang):
+            by_site_lang.add((slugs[site_id], lang), **named(values))
+        for requested, lang, opens in db.session.execute(asked):
+            fallbacks.add((requested, lang), opens=int(opens or 0))
     rows = by_site_lang.listed(("site", "lang"))
     for line in [*rows, totals]:
         line["minutes"] = round(line["minutes"], 1)
@@ -447,20 +616,15 @@ def listening(scope: ReportRange) -> dict[str, Any]:
 # --- feedback -----------------------------------------------------------------------------
 
 
-def feedback(scope: ReportRange) -> dict[str, Any]:
+def feedback(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
     """Feedback per bucket, its mean rating per site and topic, and what is still open."""
-    hour = _hour_of(Feedback.created_at)
+    keys: tuple[Any, ...] = (Feedback.state,)
+    if not totals_only:
+        keys = (_hour_of(Feedback.created_at), Feedback.site_id, Feedback.topic, *keys)
     query = (
-        select(
-            hour,
-            Feedback.site_id,
-            Feedback.topic,
-            Feedback.state,
-            func.count(),
-            func.sum(Feedback.rating),
-        )
+        select(*keys, func.count(), func.sum(Feedback.rating))
         .where(Feedback.created_at >= scope.since, Feedback.created_at < scope.until)
-        .group_by(hour, Feedback.site_id, Feedback.topic, Feedback.state)
+        .group_by(*keys)
     )
     if scope.site_id is not None:
         query = query.where(Feedback.site_id == scope.site_id)
@@ -469,15 +633,17 @@ def feedback(scope: ReportRange) -> dict[str, Any]:
     totals = dict.fromkeys(figures, 0)
     slugs = _site_slugs()
     waiting = (FeedbackState.OPEN.value, FeedbackState.HELD.value)
-    for at, site_id, topic, state, count, rating_sum in db.session.execute(query):
+    for *where, state, count, rating_sum in db.session.execute(query):
         values = {
             "count": count,
             "rating_sum": rating_sum or 0,
             "open": count if state in waiting else 0,
         }
-        series.add(scope.bucket(_as_utc(at)), **values)
-        by_site.add(slugs.get(site_id, "") if site_id is not None else "", **values)
-        by_topic.add(topic, **values)
+        if where:
+            at, site_id, topic = where
+            series.add(scope.bucket(_as_utc(at)), **values)
+            by_site.add(slugs.get(site_id, "") if site_id is not None else "", **values)
+            by_topic.add(topic, **values)
         for name, value in values.items():
             totals[name] += value
 
@@ -499,7 +665,7 @@ def feedback(scope: ReportRange) -> dict[str, Any]:
     }
 
 
-REPORTS: dict[str, Callable[[ReportRange], dict[str, Any]]] = {
+REPORTS: dict[str, Callable[..., dict[str, Any]]] = {
     "visitors": visitors,
     "sales": sales,
     "listening": listening,
@@ -511,7 +677,7 @@ def build_report(*, kind: str, scope: ReportRange) -> dict[str, Any]:
     """The report over the range, with the previous period's totals and the change."""
     make = REPORTS[kind]
     current = make(scope)
-    before = make(scope.previous())["totals"]
+    before = make(scope.previous(), totals_only=True)["totals"]
     change = {
         name: (value - before[name])
         for name, value in current["totals"].items()

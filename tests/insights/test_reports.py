@@ -15,11 +15,34 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
+from app.auth import services as auth_services
 from app.extensions import db
-from insights import reports
+from insights import events, reports
+from insights.models import (
+    EntryDay,
+    EntryHour,
+    ListeningDay,
+    ListeningHour,
+    RefundDay,
+    SaleDay,
+    SaleItemDay,
+)
+from payments.models import Refund
 from tests.conftest import migrate_and_seed, scratch_postgres_app
-from tests.insights.generate import MONTH_DAYS, MONTH_START, SITES, Expected, generate_month
+from tests.insights.generate import (
+    MONTH_DAYS,
+    MONTH_START,
+    SITES,
+    ZONE,
+    Expected,
+    generate_month,
+)
+from tests.payments.conftest import Buyer, tickets_of
+from tests.ticketing.conftest import BRIDGE, TAN_KY, nonce, now_iso, redeem
+from ticketing.models import Order, Ticket, TicketEntry
+from ticketing.verify import format_serial
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30", "group": "day"}
 
@@ -211,3 +234,248 @@ def test_each_role_reads_only_what_it_may(
     for kind in reports.KINDS:
         assert client.get(f"/api/v1/reports/{kind}", headers=headers).status_code == status
     assert client.get("/api/v1/reports/sales").status_code == 401
+
+
+# --- the rollups equal the raw rows -------------------------------------------------------
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(ZONE).date()
+
+
+def _nonzero(rows: Any, keys: int) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """A rollup's rows as {key: counts}, leaving out keys whose counts all went back to 0."""
+    out = {}
+    for row in rows:
+        key, counts = tuple(row[:keys]), tuple(int(v) for v in row[keys:])
+        if any(counts):
+            out[_utc_key(key)] = counts
+    return out
+
+
+def _utc_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in key)
+
+
+def assert_rollups_match_raw_rows() -> None:
+    """Every daily rollup equals the same counts made here from the raw rows."""
+    session = db.session
+    session.flush()
+    session.expire_all()
+    entry_days: Counter[tuple[Any, ...]] = Counter()
+    exit_days: Counter[tuple[Any, ...]] = Counter()
+    entry_hours: Counter[tuple[Any, ...]] = Counter()
+    for entry, tier in session.execute(
+        select(TicketEntry, Ticket.tier).join(Ticket, Ticket.id == TicketEntry.ticket_id)
+    ):
+        entry_days[(_day(entry.entered_at), entry.site_id, tier, entry.mode)] += 1
+        entry_hours[(entry.entered_at.replace(minute=0, second=0, microsecond=0),)] += 1
+        if entry.exited_at is not None:
+            exit_days[(_day(entry.exited_at), entry.site_id, tier, entry.mode)] += 1
+    expected = {key: (entry_days[key], exit_days[key]) for key in {*entry_days, *exit_days}}
+    rolled = session.execute(
+        select(
+            EntryDay.day,
+            EntryDay.site_id,
+            EntryDay.tier,
+            EntryDay.mode,
+            EntryDay.entries,
+            EntryDay.exits,
+        )
+    )
+    assert _nonzero(rolled, 4) == expected
+    hours = session.execute(select(EntryHour.hour, EntryHour.entries))
+    assert _nonzero(hours, 1) == {key: (n,) for key, n in entry_hours.items()}
+
+    sales: dict[tuple[Any, ...], list[int]] = {}
+    items: dict[tuple[Any, ...], list[int]] = {}
+    for order in session.scalars(select(Order).where(Order.paid_at.is_not(None))):
+        paid = sales.setdefault((_day(order.paid_at), order.payment_method), [0, 0, 0])
+        paid[0] += 1
+        paid[1] += order.paid_amount
+        paid[2] += len(order.tickets)
+        for item in order.items:
+            sold = items.setdefault((_day(order.paid_at), item.product_id, item.tier), [0, 0])
+            sold[0] += item.quantity
+            sold[1] += item.quantity * item.unit_amount
+    rolled = session.execute(
+        select(SaleDay.day, SaleDay.method, SaleDay.orders, SaleDay.revenue, SaleDay.tickets)
+    )
+    assert _nonzero(rolled, 2) == {k: tuple(v) for k, v in sales.items() if any(v)}
+    rolled = session.execute(
+        select(
+            SaleItemDay.day,
+            SaleItemDay.product_id,
+            SaleItemDay.tier,
+            SaleItemDay.tickets,
+            SaleItemDay.revenue,
+        )
+    )
+    assert _nonzero(rolled, 3) == {k: tuple(v) for k, v in items.items()}
+    refunds: dict[tuple[Any, ...], list[int]] = {}
+    for refund in session.scalars(select(Refund).where(Refund.state == "succeeded")):
+        made = refunds.setdefault((_day(refund.created_at),), [0, 0])
+        made[0] += 1
+        made[1] += refund.amount
+    rolled = session.execute(select(RefundDay.day, RefundDay.refunds, RefundDay.amount))
+    assert _nonzero(rolled, 1) == {k: tuple(v) for k, v in refunds.items()}
+
+    counters = (
+        "opens",
+        "plays",
+        "quarters",
+        "completions",
+        "seconds",
+        "switches",
+        "downloads",
+        "offline",
+    )
+    listened: dict[tuple[Any, ...], list[int]] = {}
+    for hour in session.scalars(select(ListeningHour)):
+        key = (_day(hour.hour), hour.site_id, hour.lang, hour.requested_lang)
+        sums = listened.setdefault(key, [0] * len(counters))
+        for index, name in enumerate(counters):
+            sums[index] += getattr(hour, name)
+    rolled = session.execute(
+        select(
+            ListeningDay.day,
+            ListeningDay.site_id,
+            ListeningDay.lang,
+            ListeningDay.requested_lang,
+            *(getattr(ListeningDay, c) for c in counters),
+        )
+    )
+    assert _nonzero(rolled, 4) == {k: tuple(v) for k, v in listened.items() if any(v)}
+
+
+def _change_the_month() -> None:
+    """Writes the rollups must follow: exits, annulled entries, an entry moved, an order paid
+    later and with another method, a ticket added, a refund failed, events sent again."""
+    entries = db.session.scalars(select(TicketEntry).order_by(TicketEntry.id)).all()
+    for entry in entries[::7]:
+        entry.exited_at = entry.entered_at + timedelta(hours=2)
+    for entry in entries[1::11]:
+        entry.exited_at = None
+    for entry in entries[2::13]:
+        db.session.delete(entry)
+    entries[3].entered_at -= timedelta(days=3)
+    entries[3].mode = "offline"
+    db.session.flush()
+    orders = db.session.scalars(select(Order).order_by(Order.id)).all()
+    orders[0].paid_at = None
+    orders[1].paid_at = orders[1].paid_at + timedelta(days=2)  # type: ignore[operator]
+    orders[1].payment_method = "stripe" if orders[1].payment_method != "stripe" else "cash"
+    orders[2].paid_amount -= 1
+    item = orders[2].items[0]
+    item.quantity += 1
+    db.session.flush()
+    ticket = orders[2].tickets[0]
+    db.session.add(
+        Ticket(
+            serial=99_000_001,
+            order_id=orders[2].id,
+            order_item_id=item.id,
+            number=2,
+            product_id=item.product_id,
+            tier=item.tier,
+            unit_amount=item.unit_amount,
+            max_sites=3,
+            valid_from=ticket.valid_from,
+            valid_until=ticket.valid_until,
+            key_id=ticket.key_id,
+            code="code-added",
+        )
+    )
+    for refund in db.session.scalars(select(Refund).order_by(Refund.id)).all()[:2]:
+        refund.state = "failed"
+    db.session.flush()
+    at = datetime(2026, 11, 10, 16, 30, tzinfo=UTC)
+    batch = [
+        {
+            "id": f"again-{n}",
+            "kind": kind,
+            "site": SITES[0],
+            "lang": "en",
+            "source": "page",
+            "at": at,
+            "requested_lang": "it",
+            "track": None,
+            "duration_s": 240,
+        }
+        for n, kind in enumerate(("guide_opened", "play_started", "progress_100"))
+    ]
+    for _ in range(2):
+        events.record_batch(events=batch, languages=["vi", "en", "ko"], now=at)
+    db.session.flush()
+
+
+def test_rollups_equal_the_raw_rows_after_changes_on_sqlite(app: Flask, db: Any) -> None:
+    generate_month(seed=5, orders=60)
+    assert_rollups_match_raw_rows()
+    _change_the_month()
+    assert_rollups_match_raw_rows()
+
+
+@pytest.mark.postgres
+def test_rollups_equal_the_raw_rows_after_changes_on_postgresql(pg_app: Flask) -> None:
+    with pg_app.app_context():
+        generate_month(seed=13, orders=60)
+        assert_rollups_match_raw_rows()
+        _change_the_month()
+        assert_rollups_match_raw_rows()
+        db.session.rollback()
+
+
+@pytest.fixture
+def gate(db: Any) -> dict[str, str]:
+    """Headers of an enrolled inspector device."""
+    _, issued = auth_services.enroll_device(name="gate", enrolled_by_id=None, ttl_days=1)
+    return {"Authorization": f"Bearer {issued.token}"}
+
+
+def test_rollups_follow_scans_exits_offline_sync_and_refunds(
+    buyer: Buyer, db: Any, auth: Callable[..., dict[str, str]], gate: dict[str, str]
+) -> None:
+    desk = auth("finance")
+    order = buyer.order("cash", ("old-town-pass", "foreign", 2), ("old-town-pass", "domestic", 2))
+    paid = buyer.client.post(
+        f"/api/v1/orders/{order['code']}/cash", json={"amount_received": 500000}, headers=desk
+    )
+    assert paid.status_code == 200, paid.get_json()
+    first, second, third, unused = tickets_of(db, order["code"])
+    for ticket in (first, second, third):
+        ticket.valid_from -= timedelta(days=2)  # bought before the gate went offline
+    db.session.flush()
+    assert redeem(buyer.client, gate, site=BRIDGE, code=first.code).get_json()["reason"] == "ok"
+    assert redeem(buyer.client, gate, site=TAN_KY, code=first.code).get_json()["reason"] == "ok"
+    exit_scan = {
+        "secret": first.code,
+        "site": BRIDGE,
+        "nonce": nonce(),
+        "scanned_at": now_iso(),
+        "direction": "exit",
+    }
+    left = buyer.client.post("/api/v1/checkin/redeem", json=exit_scan, headers=gate).get_json()
+    assert left["reason"] == "ok"
+    yesterday = (datetime.now(UTC) - timedelta(hours=30)).isoformat()
+    synced = buyer.client.post(
+        "/api/v1/checkin/sync",
+        json={
+            "scans": [
+                {"secret": second.code, "site": BRIDGE, "nonce": nonce(), "scanned_at": yesterday},
+                {"secret": third.code, "site": TAN_KY, "nonce": nonce(), "scanned_at": yesterday},
+            ]
+        },
+        headers=gate,
+    ).get_json()
+    assert [r["reason"] for r in synced["results"]] == ["ok", "ok"]
+    refunded = buyer.client.post(
+        f"/api/v1/orders/{order['code']}/refund",
+        json={"tickets": [format_serial(unused.serial)]},
+        headers=desk,
+    )
+    assert refunded.status_code == 200, refunded.get_json()
+    assert db.session.scalar(select(func.sum(EntryDay.entries))) == 4
+    assert db.session.scalar(select(func.sum(EntryDay.exits))) == 1
+    assert db.session.scalar(select(func.sum(RefundDay.refunds))) == 1
+    assert_rollups_match_raw_rows()
