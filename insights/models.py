@@ -4,11 +4,11 @@ daily rollups that reports read.
 Listening events are anonymous: no cookie, no address, no account; the client's own event id
 makes a retried batch count once (a unique constraint, inserted with ON CONFLICT DO NOTHING).
 
-The daily rollups (entries, sales, refunds, listening) are kept by database triggers, made by
-migration 0018_rollups, in the same transaction as every insert, update or delete of the rows
-they count: a scan, an exit, a payment, a refund, an offline sync, the hourly listening
-upsert, whichever code (or SQL) writes it. Their day is the local day in `ROLLUP_ZONE`;
-reports in another zone, or by hour, count the raw rows.
+The daily and hourly rollups (entries, sales, refunds, listening) are kept by database
+triggers, made by migration 0018_rollups, in the same transaction as every insert, update or
+delete of the rows they count: a scan, an exit, a payment, a refund, an offline sync, the
+hourly listening upsert, whichever code (or SQL) writes it. Their day is the local day in
+`ROLLUP_ZONE`, their hour the UTC hour; reports in another zone count the raw rows.
 """
 
 from __future__ import annotations
@@ -144,17 +144,21 @@ class EntryDay(db.Model):  # type: ignore[name-defined,misc]
 
 
 class EntryHour(db.Model):  # type: ignore[name-defined,misc]
-    """Entries per UTC hour, every site together: the busiest hours of a long range."""
+    """Entries (by the hour entered) and exits (by the hour exited) per UTC hour, tier and
+    mode, every site together: hourly reports and the busiest hours of a long range."""
 
     __tablename__ = "entry_hours"
-    __table_args__ = (Index("uq_entry_hours_key", "hour", unique=True),)
+    __table_args__ = (Index("uq_entry_hours_key", "hour", "tier", "mode", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hour: Mapped[datetime]
+    tier: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(8))
     entries: Mapped[int] = mapped_column(default=0)
+    exits: Mapped[int] = mapped_column(default=0)
 
     def __repr__(self) -> str:
-        return f"<EntryHour {self.hour:%Y-%m-%d %H}h {self.entries}>"
+        return f"<EntryHour {self.hour:%Y-%m-%d %H}h {self.tier} {self.mode}>"
 
 
 class SaleDay(db.Model):  # type: ignore[name-defined,misc]
@@ -172,6 +176,23 @@ class SaleDay(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<SaleDay {self.day} {self.method} {self.orders}>"
+
+
+class SaleHour(db.Model):  # type: ignore[name-defined,misc]
+    """Paid orders, their revenue and their tickets per UTC hour paid and payment method."""
+
+    __tablename__ = "sale_hours"
+    __table_args__ = (Index("uq_sale_hours_key", "hour", "method", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(20))
+    orders: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    tickets: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<SaleHour {self.hour:%Y-%m-%d %H}h {self.method} {self.orders}>"
 
 
 class SaleItemDay(db.Model):  # type: ignore[name-defined,misc]

@@ -1,5 +1,5 @@
-"""Daily rollups for reports (entries, sales, refunds, listening), kept by triggers; indexes on
-entries' and orders' times
+"""Daily and hourly rollups for reports (entries, sales, refunds, listening), kept by triggers;
+indexes on entries' and orders' times
 
 Revision ID: 0018_rollups
 Revises: 0012_tourist_web
@@ -52,31 +52,7 @@ class Rollup:
         return f"rollup_{self.target}_from_{self.source}"
 
 
-ROLLUPS = (
-    Rollup(
-        source="ticket_entries",
-        target="entry_days",
-        keys=("day", "site_id", "tier", "mode"),
-        counters=("entries", "exits"),
-        columns=("ticket_id", "site_id", "mode", "entered_at", "exited_at"),
-        parts=(
-            "SELECT DAY(r.entered_at) AS day, r.site_id AS site_id, t.tier AS tier, "
-            "r.mode AS mode, 1 AS entries, 0 AS exits "
-            "FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id",
-            "SELECT DAY(r.exited_at) AS day, r.site_id AS site_id, t.tier AS tier, "
-            "r.mode AS mode, 0 AS entries, 1 AS exits "
-            "FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
-            "WHERE r.exited_at IS NOT NULL",
-        ),
-    ),
-    Rollup(
-        source="ticket_entries",
-        target="entry_hours",
-        keys=("hour",),
-        counters=("entries",),
-        columns=("entered_at",),
-        parts=("SELECT HOUR(r.entered_at) AS hour, 1 AS entries FROM {rows} AS r",),
-    ),
+SALE_DAYS = (
     Rollup(
         source="orders",
         target="sale_days",
@@ -103,6 +79,54 @@ ROLLUPS = (
         ),
         # A ticket's order never changes; its other updates (entries counted) change nothing.
         events=("INSERT", "DELETE"),
+    ),
+)
+ROLLUPS = (
+    Rollup(
+        source="ticket_entries",
+        target="entry_days",
+        keys=("day", "site_id", "tier", "mode"),
+        counters=("entries", "exits"),
+        columns=("ticket_id", "site_id", "mode", "entered_at", "exited_at"),
+        parts=(
+            "SELECT DAY(r.entered_at) AS day, r.site_id AS site_id, t.tier AS tier, "
+            "r.mode AS mode, 1 AS entries, 0 AS exits "
+            "FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id",
+            "SELECT DAY(r.exited_at) AS day, r.site_id AS site_id, t.tier AS tier, "
+            "r.mode AS mode, 0 AS entries, 1 AS exits "
+            "FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
+            "WHERE r.exited_at IS NOT NULL",
+        ),
+    ),
+    Rollup(
+        source="ticket_entries",
+        target="entry_hours",
+        keys=("hour", "tier", "mode"),
+        counters=("entries", "exits"),
+        columns=("ticket_id", "mode", "entered_at", "exited_at"),
+        parts=(
+            "SELECT HOUR(r.entered_at) AS hour, t.tier AS tier, r.mode AS mode, 1 AS entries, "
+            "0 AS exits FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id",
+            "SELECT HOUR(r.exited_at) AS hour, t.tier AS tier, r.mode AS mode, 0 AS entries, "
+            "1 AS exits FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
+            "WHERE r.exited_at IS NOT NULL",
+        ),
+    ),
+    *SALE_DAYS,
+    *(
+        Rollup(
+            source=rollup.source,
+            target="sale_hours",
+            keys=("hour", "method"),
+            counters=rollup.counters,
+            columns=rollup.columns,
+            parts=tuple(
+                part.replace("DAY(", "HOUR(").replace(" AS day,", " AS hour,")
+                for part in rollup.parts
+            ),
+            events=rollup.events,
+        )
+        for rollup in SALE_DAYS
     ),
     Rollup(
         source="orders",
@@ -267,10 +291,21 @@ def upgrade():
         "entry_hours",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        *_counts("entries"),
+        sa.Column("tier", sa.String(length=20), nullable=False),
+        sa.Column("mode", sa.String(length=8), nullable=False),
+        *_counts("entries", "exits"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_hours")),
     )
-    op.create_index("uq_entry_hours_key", "entry_hours", ["hour"], unique=True)
+    op.create_index("uq_entry_hours_key", "entry_hours", ["hour", "tier", "mode"], unique=True)
+    op.create_table(
+        "sale_hours",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        *_counts("orders", "revenue", "tickets", big=("revenue",)),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sale_hours")),
+    )
+    op.create_index("uq_sale_hours_key", "sale_hours", ["hour", "method"], unique=True)
     op.create_table(
         "sale_days",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -346,6 +381,7 @@ def downgrade():
         "listening_days",
         "refund_days",
         "sale_item_days",
+        "sale_hours",
         "sale_days",
         "entry_hours",
         "entry_days",

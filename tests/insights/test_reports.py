@@ -27,6 +27,7 @@ from insights.models import (
     ListeningHour,
     RefundDay,
     SaleDay,
+    SaleHour,
     SaleItemDay,
 )
 from payments.models import Refund
@@ -243,6 +244,10 @@ def _day(at: datetime) -> date:
     return at.astimezone(ZONE).date()
 
 
+def _hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def _nonzero(rows: Any, keys: int) -> dict[tuple[Any, ...], tuple[int, ...]]:
     """A rollup's rows as {key: counts}, leaving out keys whose counts all went back to 0."""
     out = {}
@@ -265,14 +270,15 @@ def assert_rollups_match_raw_rows() -> None:
     entry_days: Counter[tuple[Any, ...]] = Counter()
     exit_days: Counter[tuple[Any, ...]] = Counter()
     entry_hours: Counter[tuple[Any, ...]] = Counter()
+    exit_hours: Counter[tuple[Any, ...]] = Counter()
     for entry, tier in session.execute(
         select(TicketEntry, Ticket.tier).join(Ticket, Ticket.id == TicketEntry.ticket_id)
     ):
         entry_days[(_day(entry.entered_at), entry.site_id, tier, entry.mode)] += 1
-        entry_hours[(entry.entered_at.replace(minute=0, second=0, microsecond=0),)] += 1
+        entry_hours[(_hour(entry.entered_at), tier, entry.mode)] += 1
         if entry.exited_at is not None:
             exit_days[(_day(entry.exited_at), entry.site_id, tier, entry.mode)] += 1
-    expected = {key: (entry_days[key], exit_days[key]) for key in {*entry_days, *exit_days}}
+            exit_hours[(_hour(entry.exited_at), tier, entry.mode)] += 1
     rolled = session.execute(
         select(
             EntryDay.day,
@@ -283,17 +289,25 @@ def assert_rollups_match_raw_rows() -> None:
             EntryDay.exits,
         )
     )
-    assert _nonzero(rolled, 4) == expected
-    hours = session.execute(select(EntryHour.hour, EntryHour.entries))
-    assert _nonzero(hours, 1) == {key: (n,) for key, n in entry_hours.items()}
+    assert _nonzero(rolled, 4) == {
+        key: (entry_days[key], exit_days[key]) for key in {*entry_days, *exit_days}
+    }
+    rolled = session.execute(
+        select(EntryHour.hour, EntryHour.tier, EntryHour.mode, EntryHour.entries, EntryHour.exits)
+    )
+    assert _nonzero(rolled, 3) == {
+        key: (entry_hours[key], exit_hours[key]) for key in {*entry_hours, *exit_hours}
+    }
 
     sales: dict[tuple[Any, ...], list[int]] = {}
+    sale_hours: dict[tuple[Any, ...], list[int]] = {}
     items: dict[tuple[Any, ...], list[int]] = {}
     for order in session.scalars(select(Order).where(Order.paid_at.is_not(None))):
-        paid = sales.setdefault((_day(order.paid_at), order.payment_method), [0, 0, 0])
-        paid[0] += 1
-        paid[1] += order.paid_amount
-        paid[2] += len(order.tickets)
+        for table, when in ((sales, _day(order.paid_at)), (sale_hours, _hour(order.paid_at))):
+            paid = table.setdefault((when, order.payment_method), [0, 0, 0])
+            paid[0] += 1
+            paid[1] += order.paid_amount
+            paid[2] += len(order.tickets)
         for item in order.items:
             sold = items.setdefault((_day(order.paid_at), item.product_id, item.tier), [0, 0])
             sold[0] += item.quantity
@@ -302,6 +316,10 @@ def assert_rollups_match_raw_rows() -> None:
         select(SaleDay.day, SaleDay.method, SaleDay.orders, SaleDay.revenue, SaleDay.tickets)
     )
     assert _nonzero(rolled, 2) == {k: tuple(v) for k, v in sales.items() if any(v)}
+    rolled = session.execute(
+        select(SaleHour.hour, SaleHour.method, SaleHour.orders, SaleHour.revenue, SaleHour.tickets)
+    )
+    assert _nonzero(rolled, 2) == {k: tuple(v) for k, v in sale_hours.items() if any(v)}
     rolled = session.execute(
         select(
             SaleItemDay.day,
@@ -346,6 +364,35 @@ def assert_rollups_match_raw_rows() -> None:
         )
     )
     assert _nonzero(rolled, 4) == {k: tuple(v) for k, v in listened.items() if any(v)}
+
+
+def assert_rollups_answer_as_the_raw_rows() -> None:
+    """Every report read from the rollups (in their zone) equals the same report counted from
+    the raw rows, asked in another zone with the same offset (Bangkok, UTC+7 all year)."""
+    for start, end, group in (
+        ("2026-11-01", "2026-11-30", "day"),
+        ("2026-11-01", "2026-11-30", "week"),
+        ("2026-11-09", "2026-11-15", "hour"),
+    ):
+        for site in (None, SITES[0]):
+            for kind in reports.KINDS:
+                answers = []
+                for zone in ("Asia/Ho_Chi_Minh", "Asia/Bangkok"):
+                    scope = reports.parse_range(
+                        start=date.fromisoformat(start),
+                        end=date.fromisoformat(end),
+                        group=group,
+                        site=site,
+                        zone=zone,
+                        max_days=366,
+                        today=date(2026, 12, 1),
+                    )
+                    assert scope.rolled_up == (zone == "Asia/Ho_Chi_Minh")
+                    answer = reports.build_report(kind=kind, scope=scope)
+                    for part in (answer["range"], answer["previous"]["range"]):
+                        part.pop("timezone")
+                    answers.append(answer)
+                assert answers[0] == answers[1], (kind, group, site)
 
 
 def _change_the_month() -> None:
@@ -414,16 +461,21 @@ def test_rollups_equal_the_raw_rows_after_changes_on_sqlite(app: Flask, db: Any)
     assert_rollups_match_raw_rows()
     _change_the_month()
     assert_rollups_match_raw_rows()
+    assert_rollups_answer_as_the_raw_rows()
 
 
 @pytest.mark.postgres
-def test_rollups_equal_the_raw_rows_after_changes_on_postgresql(pg_app: Flask) -> None:
-    with pg_app.app_context():
-        generate_month(seed=13, orders=60)
-        assert_rollups_match_raw_rows()
-        _change_the_month()
-        assert_rollups_match_raw_rows()
-        db.session.rollback()
+def test_rollups_equal_the_raw_rows_after_changes_on_postgresql() -> None:
+    with scratch_postgres_app("hoian_rollups") as app:
+        migrate_and_seed(app)
+        with app.app_context():
+            generate_month(seed=13, orders=60)
+            assert_rollups_match_raw_rows()
+            _change_the_month()
+            assert_rollups_match_raw_rows()
+            db.session.commit()
+            assert_rollups_match_raw_rows()
+            assert_rollups_answer_as_the_raw_rows()
 
 
 @pytest.fixture
