@@ -453,6 +453,9 @@ def _change_the_month() -> None:
     ]
     for _ in range(2):
         events.record_batch(events=batch, languages=["vi", "en", "ko"], now=at)
+    # New events in the same hour, site and language: the hourly row is updated, not added.
+    later = [{**event, "id": f"later-{n}"} for n, event in enumerate(batch)]
+    events.record_batch(events=later, languages=["vi", "en", "ko"], now=at)
     db.session.flush()
 
 
