@@ -12,8 +12,8 @@ INSERT ... ON CONFLICT DO UPDATE per statement (PostgreSQL: statement triggers o
 transition tables; SQLite: row triggers). Days are local days in Asia/Ho_Chi_Minh (UTC+7
 without daylight saving, so SQLite's fixed '+7 hours' is the same day).
 
-What is never done, so not counted: a ticket moving to another order, a paid order deleted
-(tickets hold it with ON DELETE RESTRICT), a ticket's tier changed after its entries.
+What is never done, so not counted: a ticket deleted or moved to another order, a paid order
+deleted (tickets hold it with ON DELETE RESTRICT), a ticket's tier changed after its entries.
 """
 
 import re
@@ -30,6 +30,12 @@ branch_labels = None
 depends_on = None
 
 ZONE = "Asia/Ho_Chi_Minh"
+#: An offline sync inserts many entries in one transaction, in the order they were scanned:
+#: two syncs would lock the same rollup rows in different orders and deadlock. Entries'
+#: rollups are therefore written under one transaction-scoped advisory lock (taken at the
+#: first entry written, held to the commit), so entry writers queue instead. Sync locks its
+#: tickets before it writes any entry, so the queue never waits on itself.
+ENTRY_WRITERS = 1_800_180
 LISTENING = ("opens", "plays", "quarters", "completions", "seconds", "switches", "downloads", "offline")
 
 
@@ -46,6 +52,8 @@ class Rollup:
     columns: tuple[str, ...]  # the source columns the parts read
     parts: tuple[str, ...]
     events: tuple[str, ...] = ("INSERT", "UPDATE", "DELETE")
+    #: PostgreSQL: writers take one transaction lock first (see ENTRY_WRITERS).
+    serialized: bool = False
 
     @property
     def name(self) -> str:
@@ -97,6 +105,7 @@ ROLLUPS = (
             "FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
             "WHERE r.exited_at IS NOT NULL",
         ),
+        serialized=True,
     ),
     Rollup(
         source="ticket_entries",
@@ -111,6 +120,7 @@ ROLLUPS = (
             "1 AS exits FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
             "WHERE r.exited_at IS NOT NULL",
         ),
+        serialized=True,
     ),
     *SALE_DAYS,
     *(
@@ -232,9 +242,10 @@ def _create_triggers(rollup: Rollup, dialect: str) -> None:
                 for kind, table in (("OLD", old), ("NEW", new))
                 if table is not None
             )
+            lock = f"PERFORM pg_advisory_xact_lock({ENTRY_WRITERS});\n  " if rollup.serialized else ""
             op.execute(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-                f"BEGIN\n  {_upsert(rollup, dialect, new=new, old=old)};\n"
+                f"BEGIN\n  {lock}{_upsert(rollup, dialect, new=new, old=old)};\n"
                 "  RETURN NULL;\nEND\n$$"
             )
             op.execute(

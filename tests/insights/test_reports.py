@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +45,9 @@ from tests.insights.generate import (
 )
 from tests.payments.conftest import Buyer, tickets_of
 from tests.ticketing.conftest import BRIDGE, TAN_KY, nonce, now_iso, redeem
+from ticketing import services as ticketing_services
 from ticketing.models import Order, Ticket, TicketEntry
+from ticketing.seeding import load_products
 from ticketing.verify import format_serial
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30", "group": "day"}
@@ -534,3 +539,76 @@ def test_rollups_follow_scans_exits_offline_sync_and_refunds(
     assert db.session.scalar(select(func.sum(EntryDay.exits))) == 1
     assert db.session.scalar(select(func.sum(RefundDay.refunds))) == 1
     assert_rollups_match_raw_rows()
+
+
+GATES = 8
+
+
+@pytest.mark.postgres
+def test_offline_syncs_at_once_neither_deadlock_nor_miscount(tmp_path: Path) -> None:
+    """Gates syncing at once, each its own tickets, scanned in opposite tier orders: their
+    rollup rows are locked in different orders, which must queue, not deadlock."""
+    with scratch_postgres_app(
+        "hoian_rollup_race",
+        TICKET_KEYS_DIR=str(tmp_path / "keys"),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": GATES, "max_overflow": 2},
+    ) as app:
+        migrate_and_seed(app)
+        with app.app_context():
+            ticketing_services.ensure_signing_key()
+            load_products(languages=app.config["LANGUAGES"])
+            order = ticketing_services.create_order(
+                items=[
+                    {"product": "old-town-pass", "tier": "domestic", "quantity": GATES},
+                    {"product": "old-town-pass", "tier": "foreign", "quantity": GATES},
+                ],
+                email="race@hoian.test",
+                payment_method="cash",
+                language="en",
+                idempotency_key=None,
+            ).order
+            ticketing_services.mark_order_paid(order_id=order.id, amount=order.total_amount)
+            for ticket in order.tickets:
+                ticket.valid_from -= timedelta(hours=1)  # bought before the gates went offline
+            domestic = [t.code for t in order.tickets if t.tier == "domestic"]
+            foreign = [t.code for t in order.tickets if t.tier == "foreign"]
+            gates = []
+            for n in range(GATES):
+                _, issued = auth_services.enroll_device(
+                    name=f"gate-{n}", enrolled_by_id=None, ttl_days=1
+                )
+                gates.append({"Authorization": f"Bearer {issued.token}"})
+            db.session.commit()
+        barrier = threading.Barrier(GATES)
+        answers: list[Any] = []
+
+        def gate(n: int) -> None:
+            pair = (domestic[n], foreign[n]) if n % 2 else (foreign[n], domestic[n])
+            start = datetime.now(UTC) - timedelta(minutes=1)
+            scans = [
+                {
+                    "secret": code,
+                    "site": site,
+                    "nonce": secrets.token_hex(8),
+                    "scanned_at": (start + timedelta(seconds=len(site) + k)).isoformat(),
+                }
+                for site in (BRIDGE, TAN_KY, "fujian-assembly-hall")
+                for k, code in enumerate(pair)
+            ]
+            client = app.test_client()
+            barrier.wait()
+            answers.append(
+                client.post("/api/v1/checkin/sync", json={"scans": scans}, headers=gates[n])
+            )
+
+        threads = [threading.Thread(target=gate, args=(n,)) for n in range(GATES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [a.status_code for a in answers] == [200] * GATES, answers[0].get_json()
+        reasons = {r["reason"] for a in answers for r in a.get_json()["results"]}
+        assert reasons == {"ok"}
+        with app.app_context():
+            assert db.session.scalar(select(func.sum(EntryDay.entries))) == GATES * 2 * 3
+            assert_rollups_match_raw_rows()
