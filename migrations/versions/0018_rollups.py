@@ -54,6 +54,9 @@ class Rollup:
     events: tuple[str, ...] = ("INSERT", "UPDATE", "DELETE")
     #: PostgreSQL: writers take one transaction lock first (see ENTRY_WRITERS).
     serialized: bool = False
+    #: Filled from the existing rows here; False where another source's rollup counts them
+    #: already (an order's tickets and items are counted with the order).
+    backfill: bool = True
 
     @property
     def name(self) -> str:
@@ -87,6 +90,7 @@ SALE_DAYS = (
         ),
         # A ticket's order never changes; its other updates (entries counted) change nothing.
         events=("INSERT", "DELETE"),
+        backfill=False,
     ),
 )
 ROLLUPS = (
@@ -135,6 +139,7 @@ ROLLUPS = (
                 for part in rollup.parts
             ),
             events=rollup.events,
+            backfill=rollup.backfill,
         )
         for rollup in SALE_DAYS
     ),
@@ -162,6 +167,7 @@ ROLLUPS = (
             "r.quantity AS tickets, r.quantity * r.unit_amount AS revenue "
             "FROM {rows} AS r JOIN orders AS o ON o.id = r.order_id WHERE o.paid_at IS NOT NULL",
         ),
+        backfill=False,
     ),
     Rollup(
         source="payment_refunds",
@@ -376,7 +382,8 @@ def upgrade():
     op.create_index("ix_ticket_entries_exited_at", "ticket_entries", ["exited_at"], unique=False)
     op.create_index("ix_orders_paid_at", "orders", ["paid_at"], unique=False)
     for rollup in ROLLUPS:
-        op.execute(_upsert(rollup, dialect, new=rollup.source, old=None))
+        if rollup.backfill:
+            op.execute(_upsert(rollup, dialect, new=rollup.source, old=None))
     for rollup in ROLLUPS:
         _create_triggers(rollup, dialect)
 

@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.auth import services as auth_services
 from app.extensions import db
+from content.seeding import load_seed
 from insights import events, reports
 from insights.models import (
     EntryDay,
@@ -34,7 +36,7 @@ from insights.models import (
     SaleItemDay,
 )
 from payments.models import Refund
-from tests.conftest import migrate_and_seed, scratch_postgres_app
+from tests.conftest import make_app, migrate_and_seed, scratch_postgres_app
 from tests.insights.generate import (
     MONTH_DAYS,
     MONTH_START,
@@ -612,3 +614,24 @@ def test_offline_syncs_at_once_neither_deadlock_nor_miscount(tmp_path: Path) -> 
         with app.app_context():
             assert db.session.scalar(select(func.sum(EntryDay.entries))) == GATES * 2 * 3
             assert_rollups_match_raw_rows()
+
+
+def _backfilled(app: Flask) -> None:
+    with app.app_context():
+        upgrade(revision="0012_tourist_web")
+        load_seed(languages=app.config["LANGUAGES"], source_lang=app.config["SOURCE_LANGUAGE"])
+        generate_month(seed=17, orders=40)
+        db.session.commit()
+        upgrade()
+        assert_rollups_match_raw_rows()
+        assert db.session.scalar(select(func.sum(EntryDay.entries)))
+
+
+def test_the_migration_fills_the_rollups_from_existing_rows_on_sqlite(tmp_path: Path) -> None:
+    _backfilled(make_app(f"sqlite:///{tmp_path / 'before.db'}"))
+
+
+@pytest.mark.postgres
+def test_the_migration_fills_the_rollups_from_existing_rows_on_postgresql() -> None:
+    with scratch_postgres_app("hoian_backfill") as app:
+        _backfilled(app)
