@@ -1,12 +1,13 @@
 """Reports for managers and finance: visitor flow, sales, listening and feedback over a range of
 local days, per hour, day or week in the town's zone, with the previous period beside them.
 
-Reports by day or week in the town's zone read the daily rollups (insights.models: entry,
-sale, refund and listening days, kept exact by triggers in the transaction of every write);
-reports by hour (31 days at most), over one site's sales, or in another zone count the raw
-rows per UTC hour in SQL (the same statement on PostgreSQL and SQLite) and put the hours in
-local buckets here: exact for every zone whose offset is whole hours. The previous period is
-asked for its totals only.
+In the town's zone (the rollups' own) reports read the rollups of insights.models, kept exact
+by triggers in the transaction of every write: a range's figures from the daily ones (a range
+is whole local days), a series by day or week from them too, a series by hour from the hourly
+ones. One site's sales, one site's entries per hour and every report in another zone count
+the raw rows per UTC hour in SQL (the same statement on PostgreSQL and SQLite) and put the
+hours in local buckets here: exact for every zone whose offset is whole hours. The previous
+period is asked for its totals only.
 """
 
 from __future__ import annotations
@@ -81,10 +82,7 @@ class ReportRange:
         local = at.astimezone(self.zone)
         if self.group == "hour":
             return local.strftime("%Y-%m-%d %H:00")
-        day = local.date()
-        if self.group == "week":
-            day -= timedelta(days=day.weekday())
-        return day.isoformat()
+        return self.day_bucket(local.date())
 
     def day_bucket(self, day: date) -> str:
         """The bucket a local day falls in (grouped by day or week)."""
