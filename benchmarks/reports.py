@@ -6,7 +6,7 @@ asked for the whole year (weekly) and for one month (daily), five times; the med
 The events endpoint then takes batches of 50 new events through the Flask app in this process.
 The baseline, run the same way in the same invocation, is `GET /api/v1/languages`.
 
-    python benchmarks/reports.py [--scale 0.1] [--events 20000]
+    python benchmarks/reports.py [--scale 0.1] [--events 20000] [--keep]
 """
 
 from __future__ import annotations
@@ -108,6 +108,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the database (for EXPLAIN); print its name"
+    )
     options = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -210,8 +213,11 @@ def main() -> None:
     finally:
         with app.app_context():
             db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if options.keep:
+            print(f"kept the database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     print(json.dumps(figures, indent=2))
     out = ROOT / "benchmarks" / "results"

@@ -1,17 +1,25 @@
-"""Insights tables: raw listening events, their hourly rollup, and tourists' feedback.
+"""Insights tables: raw listening events, their hourly rollup, tourists' feedback, and the
+daily rollups that reports read.
 
 Listening events are anonymous: no cookie, no address, no account; the client's own event id
 makes a retried batch count once (a unique constraint, inserted with ON CONFLICT DO NOTHING).
+
+The daily and hourly rollups (entries, sales, refunds, listening) are kept by database
+triggers, made by migration 0018_rollups, in the same transaction as every insert, update or
+delete of the rows they count: a scan, an exit, a payment, a refund, an offline sync, the
+hourly listening upsert, whichever code (or SQL) writes it. Their day is the local day in
+`ROLLUP_ZONE`, their hour the UTC hour; reports in another zone count the raw rows.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     SmallInteger,
@@ -108,6 +116,142 @@ class ListeningHour(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<ListeningHour {self.hour:%Y-%m-%d %H}h site={self.site_id} {self.lang}>"
+
+
+#: The zone of the daily rollups' days (the town's; UTC+7 all year, no daylight saving).
+ROLLUP_ZONE = "Asia/Ho_Chi_Minh"
+
+
+class EntryDay(db.Model):  # type: ignore[name-defined,misc]
+    """Entries (by the day entered) and exits (by the day exited) per site, tier and mode."""
+
+    __tablename__ = "entry_days"
+    __table_args__ = (
+        Index("uq_entry_days_key", "day", "site_id", "tier", "mode", unique=True),
+        Index("ix_entry_days_site_id_day", "site_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    tier: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(8))
+    entries: Mapped[int] = mapped_column(default=0)
+    exits: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<EntryDay {self.day} site={self.site_id} {self.tier} {self.mode}>"
+
+
+class EntryHour(db.Model):  # type: ignore[name-defined,misc]
+    """Entries (by the hour entered) and exits (by the hour exited) per UTC hour, tier and
+    mode, every site together: hourly reports and the busiest hours of a long range."""
+
+    __tablename__ = "entry_hours"
+    __table_args__ = (Index("uq_entry_hours_key", "hour", "tier", "mode", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[datetime]
+    tier: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(8))
+    entries: Mapped[int] = mapped_column(default=0)
+    exits: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<EntryHour {self.hour:%Y-%m-%d %H}h {self.tier} {self.mode}>"
+
+
+class SaleDay(db.Model):  # type: ignore[name-defined,misc]
+    """Paid orders, their revenue and their tickets per day paid and payment method."""
+
+    __tablename__ = "sale_days"
+    __table_args__ = (Index("uq_sale_days_key", "day", "method", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))
+    orders: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    tickets: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<SaleDay {self.day} {self.method} {self.orders}>"
+
+
+class SaleHour(db.Model):  # type: ignore[name-defined,misc]
+    """Paid orders, their revenue and their tickets per UTC hour paid and payment method."""
+
+    __tablename__ = "sale_hours"
+    __table_args__ = (Index("uq_sale_hours_key", "hour", "method", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(20))
+    orders: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+    tickets: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<SaleHour {self.hour:%Y-%m-%d %H}h {self.method} {self.orders}>"
+
+
+class SaleItemDay(db.Model):  # type: ignore[name-defined,misc]
+    """Tickets sold and their revenue per day paid, product and tier (from the order items)."""
+
+    __tablename__ = "sale_item_days"
+    __table_args__ = (Index("uq_sale_item_days_key", "day", "product_id", "tier", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    product_id: Mapped[int] = mapped_column(ForeignKey("ticket_products.id", ondelete="CASCADE"))
+    tier: Mapped[str] = mapped_column(String(20))
+    tickets: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def __repr__(self) -> str:
+        return f"<SaleItemDay {self.day} product={self.product_id} {self.tier}>"
+
+
+class RefundDay(db.Model):  # type: ignore[name-defined,misc]
+    """Refunds that succeeded, per day they were made."""
+
+    __tablename__ = "refund_days"
+    __table_args__ = (Index("uq_refund_days_key", "day", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    refunds: Mapped[int] = mapped_column(default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def __repr__(self) -> str:
+        return f"<RefundDay {self.day} {self.refunds}>"
+
+
+class ListeningDay(db.Model):  # type: ignore[name-defined,misc]
+    """The hourly listening rollup summed per local day: what long listening reports read."""
+
+    __tablename__ = "listening_days"
+    __table_args__ = (
+        Index("uq_listening_days_key", "day", "site_id", "lang", "requested_lang", unique=True),
+        Index("ix_listening_days_site_id_day", "site_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    lang: Mapped[str] = mapped_column(String(8))
+    requested_lang: Mapped[str] = mapped_column(String(8), default="")
+    opens: Mapped[int] = mapped_column(default=0)
+    plays: Mapped[int] = mapped_column(default=0)
+    quarters: Mapped[int] = mapped_column(default=0)
+    completions: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    switches: Mapped[int] = mapped_column(default=0)
+    downloads: Mapped[int] = mapped_column(default=0)
+    offline: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<ListeningDay {self.day} site={self.site_id} {self.lang}>"
 
 
 class FeedbackTopic(enum.StrEnum):

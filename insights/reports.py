@@ -1,14 +1,18 @@
 """Reports for managers and finance: visitor flow, sales, listening and feedback over a range of
 local days, per hour, day or week in the town's zone, with the previous period beside them.
 
-Rows are counted per UTC hour in SQL (the same statement on PostgreSQL and SQLite) and the
-hours are put in local buckets here: exact for every zone whose offset is whole hours (the
-town's, UTC+7, has no daylight saving), and cheap, since a year has 8,760 hours at most.
+In the town's zone (the rollups' own) reports read the rollups of insights.models, kept exact
+by triggers in the transaction of every write: a range's figures from the daily ones (a range
+is whole local days), a series by day or week from them too, a series by hour from the hourly
+ones. One site's sales, one site's entries per hour and every report in another zone count
+the raw rows per UTC hour in SQL (the same statement on PostgreSQL and SQLite) and put the
+hours in local buckets here: exact for every zone whose offset is whole hours. The previous
+period is asked for its totals only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,7 +23,19 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from app.errors import ValidationFailed
 from app.extensions import db
 from content.models import Site
-from insights.models import Feedback, FeedbackState, ListeningHour
+from insights.models import (
+    ROLLUP_ZONE,
+    EntryDay,
+    EntryHour,
+    Feedback,
+    FeedbackState,
+    ListeningDay,
+    ListeningHour,
+    RefundDay,
+    SaleDay,
+    SaleHour,
+    SaleItemDay,
+)
 from payments.models import OPEN_STATES, Payment, PaymentFlag, Refund, RefundState
 from ticketing.models import Order, OrderItem, Product, ProductSite, Ticket, TicketEntry
 
@@ -66,10 +82,23 @@ class ReportRange:
         local = at.astimezone(self.zone)
         if self.group == "hour":
             return local.strftime("%Y-%m-%d %H:00")
-        day = local.date()
+        return self.day_bucket(local.date())
+
+    def day_bucket(self, day: date) -> str:
+        """The bucket a local day falls in (grouped by day or week)."""
         if self.group == "week":
             day -= timedelta(days=day.weekday())
         return day.isoformat()
+
+    @property
+    def rolled_up(self) -> bool:
+        """Whether the rollups answer: their days are local days in their zone."""
+        return str(self.zone) == ROLLUP_ZONE
+
+    @property
+    def daily(self) -> bool:
+        """Whether the series is read per day (grouped by day or week) rather than per hour."""
+        return self.group != "hour"
 
     def buckets(self) -> list[str]:
         """Every bucket of the range, empty ones too, in order."""
@@ -194,8 +223,85 @@ def _ratio(part: float, whole: float) -> float | None:
 # --- visitor flow -------------------------------------------------------------------------
 
 
-def visitors(scope: ReportRange) -> dict[str, Any]:
-    """Entries per bucket, site, tier and mode (online/offline); exits; the busiest hours."""
+VISITOR_FIGURES = ("entries", "online", "offline", *TIERS, "exits")
+
+
+def _as_day(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[no-any-return]
+
+
+def _entry_rows(scope: ReportRange, key: Any = None, *, hourly: bool = False) -> Iterator[Any]:
+    """Entries and exits from the daily (or hourly) rollup per `key`, or one row of sums."""
+    table: Any = EntryHour if hourly else EntryDay
+    sums = (
+        func.sum(table.entries),
+        func.sum(table.entries).filter(table.mode == "online"),
+        func.sum(table.entries).filter(table.mode == "offline"),
+        *(func.sum(table.entries).filter(table.tier == tier) for tier in TIERS),
+        func.sum(table.exits),
+    )
+    query = select(*((key,) if key is not None else ()), *sums)
+    if hourly:
+        query = query.where(EntryHour.hour >= scope.since, EntryHour.hour < scope.until)
+    else:
+        query = query.where(EntryDay.day >= scope.start, EntryDay.day <= scope.end)
+        if scope.site_id is not None:
+            query = query.where(EntryDay.site_id == scope.site_id)
+    for row in db.session.execute(query.group_by(key) if key is not None else query):
+        keys, values = tuple(row[: -len(sums)]), row[-len(sums) :]
+        yield (*keys, dict(zip(VISITOR_FIGURES, (int(v or 0) for v in values), strict=True)))
+
+
+def _visitor_tables() -> tuple[_Table, _Table, _Table]:
+    """Series and per-site tables of every figure, and entries per hour of the day."""
+    return _Table(VISITOR_FIGURES), _Table(VISITOR_FIGURES), _Table(("entries",))
+
+
+def _local_hour_of(column: Any) -> ColumnElement[Any]:
+    """The hour of the day in ROLLUP_ZONE a timestamp falls in (SQLite: its fixed UTC+7)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.extract("hour", func.timezone(ROLLUP_ZONE, column))
+    return func.strftime("%H", column, "+7 hours")
+
+
+def _visitors_rolled_up(
+    scope: ReportRange, *, totals_only: bool
+) -> tuple[dict[str, float], _Table, _Table, _Table]:
+    """Totals and sites from the daily rollup; the series per day from it too, per hour from
+    the hourly one (every site) or the raw rows (one site, at most 31 days); the hours of the
+    day from the hourly rollup, or from one site's raw rows."""
+    series, by_site, by_hour = _visitor_tables()
+    if totals_only:
+        ((sums,),) = _entry_rows(scope)
+        return sums, series, by_site, by_hour
+    totals: dict[str, float] = dict.fromkeys(VISITOR_FIGURES, 0)
+    slugs = _site_slugs()
+    for site_id, row in _entry_rows(scope, EntryDay.site_id):
+        by_site.add(slugs[site_id], **row)
+        for name, value in row.items():
+            totals[name] += value
+    if scope.daily:
+        for day, row in _entry_rows(scope, EntryDay.day):
+            series.add(scope.day_bucket(_as_day(day)), **row)
+        if scope.site_id is None:
+            local_hour = _local_hour_of(EntryHour.hour)
+            for hour, row in _entry_rows(scope, local_hour, hourly=True):
+                by_hour.add(int(hour), entries=row["entries"])
+        else:
+            _raw_entries_per_hour(scope, by_hour)
+    elif scope.site_id is None:
+        for at, row in _entry_rows(scope, EntryHour.hour, hourly=True):
+            series.add(scope.bucket(_as_utc(at)), **row)
+            by_hour.add(_as_utc(at).astimezone(scope.zone).hour, entries=row["entries"])
+    else:
+        _count_raw_visitors(scope, series, by_hour, by_site=None)
+    return totals, series, by_site, by_hour
+
+
+def _count_raw_visitors(
+    scope: ReportRange, series: _Table, by_hour: _Table, *, by_site: _Table | None
+) -> dict[str, float]:
+    """Count entries and exits from the raw rows per UTC hour (and per site): the totals."""
     in_range = and_(TicketEntry.entered_at >= scope.since, TicketEntry.entered_at < scope.until)
     counts = (
         func.count(),
@@ -227,9 +333,7 @@ def visitors(scope: ReportRange) -> dict[str, Any]:
         mine = TicketEntry.site_id == scope.site_id
         per_hour, per_site = per_hour.where(mine), per_site.where(mine)
         exits_per_hour, exits_per_site = exits_per_hour.where(mine), exits_per_site.where(mine)
-    figures = (*names, "exits")
-    series, by_site, by_hour = _Table(figures), _Table(figures), _Table(("entries",))
-    totals = dict.fromkeys(figures, 0)
+    totals: dict[str, float] = dict.fromkeys(VISITOR_FIGURES, 0)
     for at, *values in db.session.execute(per_hour):
         when = _as_utc(at)
         row = dict(zip(names, values, strict=True))
@@ -237,20 +341,47 @@ def visitors(scope: ReportRange) -> dict[str, Any]:
         by_hour.add(when.astimezone(scope.zone).hour, entries=row["entries"])
         for name, value in row.items():
             totals[name] += value
-    slugs = _site_slugs()
-    for site_id, *values in db.session.execute(per_site):
-        by_site.add(slugs[site_id], **dict(zip(names, values, strict=True)))
     for at, count in db.session.execute(exits_per_hour):
         series.add(scope.bucket(_as_utc(at)), exits=count)
         totals["exits"] += count
-    for site_id, count in db.session.execute(exits_per_site):
-        by_site.add(slugs[site_id], exits=count)
+    if by_site is not None:
+        slugs = _site_slugs()
+        for site_id, *values in db.session.execute(per_site):
+            by_site.add(slugs[site_id], **dict(zip(names, values, strict=True)))
+        for site_id, count in db.session.execute(exits_per_site):
+            by_site.add(slugs[site_id], exits=count)
+    return totals
+
+
+def _raw_entries_per_hour(scope: ReportRange, by_hour: _Table) -> None:
+    """One site's entries per hour of the day, from its raw rows (its index leads with it)."""
+    hour = _hour_of(TicketEntry.entered_at)
+    query = (
+        select(hour, func.count())
+        .where(
+            TicketEntry.site_id == scope.site_id,
+            TicketEntry.entered_at >= scope.since,
+            TicketEntry.entered_at < scope.until,
+        )
+        .group_by(hour)
+    )
+    for at, count in db.session.execute(query):
+        by_hour.add(_as_utc(at).astimezone(scope.zone).hour, entries=count)
+
+
+def visitors(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
+    """Entries per bucket, site, tier and mode (online/offline); exits; the busiest hours."""
+    if scope.rolled_up:
+        totals, series, by_site, by_hour = _visitors_rolled_up(scope, totals_only=totals_only)
+    else:
+        series, by_site, by_hour = _visitor_tables()
+        totals = _count_raw_visitors(scope, series, by_hour, by_site=by_site)
     hours = by_hour.listed(("hour",), range(24))
     return {
         "totals": {**totals, "occupancy": totals["entries"] - totals["exits"]},
         "tables": {
             "series": series.listed(("bucket",), scope.buckets()),
-            "by_site": sorted(by_site.listed(("site",)), key=lambda r: -r["entries"]),
+            "by_site": sorted(by_site.listed(("site",)), key=lambda r: (-r["entries"], r["site"])),
             "hours_of_day": hours,
             "busiest_hours": sorted(
                 (h for h in hours if h["entries"]), key=lambda h: (-h["entries"], h["hour"])
@@ -267,9 +398,98 @@ def _site_products(site_id: int) -> Any:
     return select(ProductSite.product_id).where(ProductSite.site_id == site_id)
 
 
-def sales(scope: ReportRange) -> dict[str, Any]:
-    """Paid orders, tickets and revenue per bucket, product, tier and method; refunds;
-    payments still waiting; flags raised."""
+SALES_FIGURES = ("orders", "tickets", "revenue", "refunds", "refunded")
+
+
+def _sales_rolled_up(scope: ReportRange, *, totals_only: bool) -> tuple[_Table, ...]:
+    """Sales over every site from the rollups: (series, by method, by product, by tier). The
+    figures of the whole range come from the daily ones; an hourly series from the hourly one
+    and the refunds' raw rows (a few a day)."""
+    series, methods = _Table(SALES_FIGURES), _Table(("orders", "revenue"))
+    products, tiers = _Table(("tickets", "revenue")), _Table(("tickets", "revenue"))
+    by_day = scope.daily and not totals_only
+    days = (SaleDay.day,) if by_day else ()
+    orders = (
+        select(
+            *days,
+            SaleDay.method,
+            func.sum(SaleDay.orders),
+            func.sum(SaleDay.revenue),
+            func.sum(SaleDay.tickets),
+        )
+        .where(SaleDay.day >= scope.start, SaleDay.day <= scope.end)
+        .group_by(*days, SaleDay.method)
+    )
+    for *day, method, count, amount, tickets in db.session.execute(orders):
+        values = {"orders": int(count or 0), "revenue": int(amount or 0)}
+        methods.add(method, **values)
+        if by_day:
+            series.add(scope.day_bucket(_as_day(day[0])), **values, tickets=int(tickets or 0))
+        else:
+            series.add("", **values, tickets=int(tickets or 0))
+    refund_days = (RefundDay.day,) if by_day else ()
+    refunds = select(*refund_days, func.sum(RefundDay.refunds), func.sum(RefundDay.amount)).where(
+        RefundDay.day >= scope.start, RefundDay.day <= scope.end
+    )
+    for *day, count, amount in db.session.execute(refunds.group_by(*refund_days)):
+        bucket = scope.day_bucket(_as_day(day[0])) if by_day else ""
+        series.add(bucket, refunds=int(count or 0), refunded=int(amount or 0))
+    if totals_only:
+        return series, methods, products, tiers
+    if not scope.daily:
+        # The whole range's figures were counted under "": the hours replace them.
+        series = _Table(SALES_FIGURES)
+        hourly = (
+            select(
+                SaleHour.hour,
+                func.sum(SaleHour.orders),
+                func.sum(SaleHour.revenue),
+                func.sum(SaleHour.tickets),
+            )
+            .where(SaleHour.hour >= scope.since, SaleHour.hour < scope.until)
+            .group_by(SaleHour.hour)
+        )
+        for at, count, amount, tickets in db.session.execute(hourly):
+            series.add(
+                scope.bucket(_as_utc(at)),
+                orders=int(count or 0),
+                revenue=int(amount or 0),
+                tickets=int(tickets or 0),
+            )
+        for at, count, amount in db.session.execute(_raw_refunds(scope)):
+            series.add(scope.bucket(_as_utc(at)), refunds=count, refunded=int(amount or 0))
+    items = (
+        select(
+            Product.slug,
+            SaleItemDay.tier,
+            func.sum(SaleItemDay.tickets),
+            func.sum(SaleItemDay.revenue),
+        )
+        .join(Product, Product.id == SaleItemDay.product_id)
+        .where(SaleItemDay.day >= scope.start, SaleItemDay.day <= scope.end)
+        .group_by(Product.slug, SaleItemDay.tier)
+    )
+    for slug, tier, quantity, amount in db.session.execute(items):
+        products.add((slug, tier), tickets=int(quantity or 0), revenue=int(amount or 0))
+        tiers.add(tier, tickets=int(quantity or 0), revenue=int(amount or 0))
+    return series, methods, products, tiers
+
+
+def _raw_refunds(scope: ReportRange) -> Any:
+    """Refunds that succeeded per UTC hour (count, amount)."""
+    return (
+        select(_hour_of(Refund.created_at), func.count(), func.sum(Refund.amount))
+        .where(
+            Refund.state == RefundState.SUCCEEDED.value,
+            Refund.created_at >= scope.since,
+            Refund.created_at < scope.until,
+        )
+        .group_by(_hour_of(Refund.created_at))
+    )
+
+
+def _sales_raw(scope: ReportRange) -> tuple[_Table, ...]:
+    """Sales counted from orders, tickets, items and refunds per UTC hour."""
     paid = and_(Order.paid_at >= scope.since, Order.paid_at < scope.until)
     orders = select(
         _hour_of(Order.paid_at), Order.payment_method, func.count(), func.sum(Order.paid_amount)
@@ -291,15 +511,7 @@ def sales(scope: ReportRange) -> dict[str, Any]:
         .where(paid)
         .group_by(Product.slug, OrderItem.tier)
     )
-    refunds = (
-        select(_hour_of(Refund.created_at), func.count(), func.sum(Refund.amount))
-        .where(
-            Refund.state == RefundState.SUCCEEDED.value,
-            Refund.created_at >= scope.since,
-            Refund.created_at < scope.until,
-        )
-        .group_by(_hour_of(Refund.created_at))
-    )
+    refunds = _raw_refunds(scope)
     if scope.site_id is not None:
         covered = select(OrderItem.order_id).where(
             OrderItem.product_id.in_(_site_products(scope.site_id))
@@ -312,26 +524,35 @@ def sales(scope: ReportRange) -> dict[str, Any]:
         )
     orders = orders.where(paid).group_by(_hour_of(Order.paid_at), Order.payment_method)
     tickets_query = tickets_query.group_by(_hour_of(Order.paid_at))
-    figures = ("orders", "tickets", "revenue", "refunds", "refunded")
-    series = _Table(figures)
+    series = _Table(SALES_FIGURES)
     methods = _Table(("orders", "revenue"))
-    totals = dict.fromkeys(figures, 0)
+    # PostgreSQL sums bigints as numeric: figures are whole numbers of đồng and tickets.
     for at, method, count, amount in db.session.execute(orders):
-        series.add(scope.bucket(_as_utc(at)), orders=count, revenue=amount or 0)
-        methods.add(method, orders=count, revenue=amount or 0)
-        totals["orders"] += count
-        totals["revenue"] += amount or 0
+        series.add(scope.bucket(_as_utc(at)), orders=count, revenue=int(amount or 0))
+        methods.add(method, orders=count, revenue=int(amount or 0))
     for at, count in db.session.execute(tickets_query):
         series.add(scope.bucket(_as_utc(at)), tickets=count)
-        totals["tickets"] += count
     for at, count, amount in db.session.execute(refunds):
-        series.add(scope.bucket(_as_utc(at)), refunds=count, refunded=amount or 0)
-        totals["refunds"] += count
-        totals["refunded"] += amount or 0
+        series.add(scope.bucket(_as_utc(at)), refunds=count, refunded=int(amount or 0))
     products, tiers = _Table(("tickets", "revenue")), _Table(("tickets", "revenue"))
     for slug, tier, quantity, amount in db.session.execute(items):
-        products.add((slug, tier), tickets=quantity or 0, revenue=amount or 0)
-        tiers.add(tier, tickets=quantity or 0, revenue=amount or 0)
+        products.add((slug, tier), tickets=int(quantity or 0), revenue=int(amount or 0))
+        tiers.add(tier, tickets=int(quantity or 0), revenue=int(amount or 0))
+    return series, methods, products, tiers
+
+
+def sales(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
+    """Paid orders, tickets and revenue per bucket, product, tier and method; refunds;
+    payments still waiting; flags raised. One site's sales count the raw rows: an order
+    covering two of the site's products is one order, which per-product sums cannot tell."""
+    if scope.rolled_up and scope.site_id is None:
+        series, methods, products, tiers = _sales_rolled_up(scope, totals_only=totals_only)
+    else:
+        series, methods, products, tiers = _sales_raw(scope)
+    totals: dict[str, float] = dict.fromkeys(SALES_FIGURES, 0)
+    for row in series.rows.values():
+        for name in SALES_FIGURES:
+            totals[name] += row[name]
     waiting_count, waiting_amount = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(
             Payment.state.in_(OPEN_STATES)
@@ -354,14 +575,18 @@ def sales(scope: ReportRange) -> dict[str, Any]:
         "totals": {
             **totals,
             "payments_waiting": waiting_count,
-            "payments_waiting_amount": waiting_amount,
+            "payments_waiting_amount": int(waiting_amount),
             "flags": sum(row["raised"] for row in flags.rows.values()),
         },
         "tables": {
             "series": series.listed(("bucket",), scope.buckets()),
-            "by_method": methods.listed(("method",)),
-            "by_product": products.listed(("product", "tier")),
-            "by_tier": tiers.listed(("tier",)),
+            "by_method": sorted(
+                methods.listed(("method",)), key=lambda r: (-r["revenue"], r["method"])
+            ),
+            "by_product": sorted(
+                products.listed(("product", "tier")), key=lambda r: (r["product"], r["tier"])
+            ),
+            "by_tier": sorted(tiers.listed(("tier",)), key=lambda r: r["tier"]),
             "flags": flags.listed(("kind",)),
         },
         "chart": {"table": "series", "figure": "revenue"},
@@ -371,31 +596,33 @@ def sales(scope: ReportRange) -> dict[str, Any]:
 # --- listening ----------------------------------------------------------------------------
 
 
-def listening(scope: ReportRange) -> dict[str, Any]:
-    """Plays, completion and minutes per bucket, site and language; the languages asked for
-    but not available (the fallbacks served): the translation to commission next."""
-    sums = (
-        func.sum(ListeningHour.opens),
-        func.sum(ListeningHour.plays),
-        func.sum(ListeningHour.completions),
-        func.sum(ListeningHour.seconds),
-        func.sum(ListeningHour.downloads),
-        func.sum(ListeningHour.offline),
-    )
-    in_range = and_(ListeningHour.hour >= scope.since, ListeningHour.hour < scope.until)
+def _listening_where(scope: ReportRange, table: Any) -> ColumnElement[bool]:
+    if table is ListeningDay:
+        in_range = and_(ListeningDay.day >= scope.start, ListeningDay.day <= scope.end)
+    else:
+        in_range = and_(ListeningHour.hour >= scope.since, ListeningHour.hour < scope.until)
     if scope.site_id is not None:
-        in_range = and_(in_range, ListeningHour.site_id == scope.site_id)
-    per_hour = select(ListeningHour.hour, *sums).where(in_range).group_by(ListeningHour.hour)
-    per_site_lang = (
-        select(ListeningHour.site_id, ListeningHour.lang, *sums)
-        .where(in_range)
-        .group_by(ListeningHour.site_id, ListeningHour.lang)
-    )
-    asked = (
-        select(ListeningHour.requested_lang, ListeningHour.lang, func.sum(ListeningHour.opens))
-        .where(in_range, ListeningHour.requested_lang != "")
-        .group_by(ListeningHour.requested_lang, ListeningHour.lang)
-    )
+        in_range = and_(in_range, table.site_id == scope.site_id)
+    return in_range
+
+
+def listening(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
+    """Plays, completion and minutes per bucket, site and language; the languages asked for
+    but not available (the fallbacks served): the translation to commission next. The whole
+    range's figures come from the daily rollup (in its zone), an hourly series from the hourly
+    one."""
+    whole: Any = ListeningDay if scope.rolled_up else ListeningHour
+
+    def sums(table: Any) -> tuple[Any, ...]:
+        return (
+            func.sum(table.opens),
+            func.sum(table.plays),
+            func.sum(table.completions),
+            func.sum(table.seconds),
+            func.sum(table.downloads),
+            func.sum(table.offline),
+        )
+
     figures = ("opens", "plays", "completions", "minutes", "downloads", "offline")
 
     def named(values: Any) -> dict[str, float]:
@@ -409,19 +636,36 @@ def listening(scope: ReportRange) -> dict[str, Any]:
             "offline": offline,
         }
 
+    in_range = _listening_where(scope, whole)
+    totals: dict[str, Any] = named(db.session.execute(select(*sums(whole)).where(in_range)).one())
     series, by_site_lang = _Table(figures), _Table(figures)
-    totals: dict[str, Any] = dict.fromkeys(figures, 0.0)
-    for hour, *values in db.session.execute(per_hour):
-        row = named(values)
-        series.add(scope.bucket(_as_utc(hour)), **row)
-        for name, value in row.items():
-            totals[name] += value
-    slugs = _site_slugs()
-    for site_id, lang, *values in db.session.execute(per_site_lang):
-        by_site_lang.add((slugs[site_id], lang), **named(values))
     fallbacks = _Table(("opens",))
-    for requested, lang, opens in db.session.execute(asked):
-        fallbacks.add((requested, lang), opens=int(opens or 0))
+    if not totals_only:
+        if scope.rolled_up and scope.daily:
+            per_day = select(ListeningDay.day, *sums(ListeningDay)).where(in_range)
+            for day, *values in db.session.execute(per_day.group_by(ListeningDay.day)):
+                series.add(scope.day_bucket(_as_day(day)), **named(values))
+        else:
+            per_hour = select(ListeningHour.hour, *sums(ListeningHour)).where(
+                _listening_where(scope, ListeningHour)
+            )
+            for hour, *values in db.session.execute(per_hour.group_by(ListeningHour.hour)):
+                series.add(scope.bucket(_as_utc(hour)), **named(values))
+        slugs = _site_slugs()
+        per_site_lang = (
+            select(whole.site_id, whole.lang, *sums(whole))
+            .where(in_range)
+            .group_by(whole.site_id, whole.lang)
+        )
+        for site_id, lang, *values in db.session.execute(per_site_lang):
+            by_site_lang.add((slugs[site_id], lang), **named(values))
+        asked = (
+            select(whole.requested_lang, whole.lang, func.sum(whole.opens))
+            .where(in_range, whole.requested_lang != "")
+            .group_by(whole.requested_lang, whole.lang)
+        )
+        for requested, lang, opens in db.session.execute(asked):
+            fallbacks.add((requested, lang), opens=int(opens or 0))
     rows = by_site_lang.listed(("site", "lang"))
     for line in [*rows, totals]:
         line["minutes"] = round(line["minutes"], 1)
@@ -435,9 +679,10 @@ def listening(scope: ReportRange) -> dict[str, Any]:
         },
         "tables": {
             "series": series_rows,
-            "by_site_language": sorted(rows, key=lambda r: -r["plays"]),
+            "by_site_language": sorted(rows, key=lambda r: (-r["plays"], r["site"], r["lang"])),
             "asked_not_available": sorted(
-                fallbacks.listed(("asked", "served")), key=lambda r: -r["opens"]
+                fallbacks.listed(("asked", "served")),
+                key=lambda r: (-r["opens"], r["asked"], r["served"]),
             ),
         },
         "chart": {"table": "series", "figure": "plays"},
@@ -447,39 +692,49 @@ def listening(scope: ReportRange) -> dict[str, Any]:
 # --- feedback -----------------------------------------------------------------------------
 
 
-def feedback(scope: ReportRange) -> dict[str, Any]:
-    """Feedback per bucket, its mean rating per site and topic, and what is still open."""
-    hour = _hour_of(Feedback.created_at)
-    query = (
-        select(
-            hour,
-            Feedback.site_id,
-            Feedback.topic,
-            Feedback.state,
-            func.count(),
-            func.sum(Feedback.rating),
-        )
-        .where(Feedback.created_at >= scope.since, Feedback.created_at < scope.until)
-        .group_by(hour, Feedback.site_id, Feedback.topic, Feedback.state)
+def _local_day_of(column: Any) -> ColumnElement[Any]:
+    """The local day in ROLLUP_ZONE a timestamp falls in (SQLite: its fixed UTC+7)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.date(func.timezone(ROLLUP_ZONE, column))
+    return func.date(column, "+7 hours")
+
+
+def feedback(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]:
+    """Feedback per bucket, its mean rating per site and topic, and what is still open.
+    Counted in SQL per local day (in the rollups' zone) or UTC hour, per site and per topic."""
+    waiting = (FeedbackState.OPEN.value, FeedbackState.HELD.value)
+    sums = (
+        func.count(),
+        func.sum(Feedback.rating),
+        func.count().filter(Feedback.state.in_(waiting)),
     )
+    in_range = and_(Feedback.created_at >= scope.since, Feedback.created_at < scope.until)
     if scope.site_id is not None:
-        query = query.where(Feedback.site_id == scope.site_id)
+        in_range = and_(in_range, Feedback.site_id == scope.site_id)
     figures = ("count", "rating_sum", "open")
     series, by_site, by_topic = _Table(figures), _Table(figures), _Table(figures)
-    totals = dict.fromkeys(figures, 0)
-    slugs = _site_slugs()
-    waiting = (FeedbackState.OPEN.value, FeedbackState.HELD.value)
-    for at, site_id, topic, state, count, rating_sum in db.session.execute(query):
-        values = {
-            "count": count,
-            "rating_sum": rating_sum or 0,
-            "open": count if state in waiting else 0,
-        }
-        series.add(scope.bucket(_as_utc(at)), **values)
-        by_site.add(slugs.get(site_id, "") if site_id is not None else "", **values)
+
+    def counted(key: Any) -> Iterator[tuple[Any, dict[str, float]]]:
+        query = select(key, *sums).where(in_range).group_by(key)
+        for value, count, rating_sum, still_open in db.session.execute(query):
+            yield value, {"count": count, "rating_sum": rating_sum or 0, "open": still_open}
+
+    for topic, values in counted(Feedback.topic):
         by_topic.add(topic, **values)
-        for name, value in values.items():
-            totals[name] += value
+    totals = dict.fromkeys(figures, 0.0)
+    for row in by_topic.rows.values():
+        for name in figures:
+            totals[name] += row[name]
+    if not totals_only:
+        slugs = _site_slugs()
+        for site_id, values in counted(Feedback.site_id):
+            by_site.add(slugs.get(site_id, "") if site_id is not None else "", **values)
+        if scope.rolled_up and scope.daily:
+            for day, values in counted(_local_day_of(Feedback.created_at)):
+                series.add(scope.day_bucket(_as_day(day)), **values)
+        else:
+            for at, values in counted(_hour_of(Feedback.created_at)):
+                series.add(scope.bucket(_as_utc(at)), **values)
 
     def finish(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for row in rows:
@@ -489,17 +744,17 @@ def feedback(scope: ReportRange) -> dict[str, Any]:
 
     mean = round(totals["rating_sum"] / totals["count"], 2) if totals["count"] else None
     return {
-        "totals": {"count": totals["count"], "open": totals["open"], "mean_rating": mean},
+        "totals": {"count": int(totals["count"]), "open": int(totals["open"]), "mean_rating": mean},
         "tables": {
             "series": finish(series.listed(("bucket",), scope.buckets())),
-            "by_site": finish(by_site.listed(("site",))),
-            "by_topic": finish(by_topic.listed(("topic",))),
+            "by_site": finish(sorted(by_site.listed(("site",)), key=lambda r: r["site"])),
+            "by_topic": finish(sorted(by_topic.listed(("topic",)), key=lambda r: r["topic"])),
         },
         "chart": {"table": "series", "figure": "count"},
     }
 
 
-REPORTS: dict[str, Callable[[ReportRange], dict[str, Any]]] = {
+REPORTS: dict[str, Callable[..., dict[str, Any]]] = {
     "visitors": visitors,
     "sales": sales,
     "listening": listening,
@@ -511,7 +766,7 @@ def build_report(*, kind: str, scope: ReportRange) -> dict[str, Any]:
     """The report over the range, with the previous period's totals and the change."""
     make = REPORTS[kind]
     current = make(scope)
-    before = make(scope.previous())["totals"]
+    before = make(scope.previous(), totals_only=True)["totals"]
     change = {
         name: (value - before[name])
         for name, value in current["totals"].items()

@@ -220,6 +220,7 @@ class Order(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
             name="refund_within_paid",
         ),
         CheckConstraint("length(currency) = 3", name="currency_code"),
+        Index("ix_orders_paid_at", "paid_at"),  # reports over every site, by hour
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -390,6 +391,9 @@ class TicketEntry(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint(in_values("mode", tuple(ScanMode)), name="mode_known"),
         Index("ix_ticket_entries_site_id_entered_at", "site_id", "entered_at"),
         Index("ix_ticket_entries_site_id_exited_at", "site_id", "exited_at"),
+        # Reports over every site, by hour (the ones above lead with the site).
+        Index("ix_ticket_entries_entered_at", "entered_at"),
+        Index("ix_ticket_entries_exited_at", "exited_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
