@@ -103,8 +103,17 @@ def _seed(site: str) -> dict[str, str]:
     return {lang: text.strip() for lang, text in data["narration"].items()}
 
 
-def _repeat(script: str, minutes: float, words_per_minute: float) -> str:
-    repeats = max(1, math.ceil(minutes * words_per_minute / len(script.split())))
+#: Characters a minute for languages written without spaces (Japanese narration is read at
+#: about 300 kana and kanji a minute), where words cannot be counted.
+UNSPACED_CHARS_PER_MINUTE = {"ja": 300.0, "zh": 250.0}
+
+
+def _repeat(script: str, minutes: float, words_per_minute: float, lang: str = "") -> str:
+    if lang in UNSPACED_CHARS_PER_MINUTE:
+        length, per_minute = len(script), UNSPACED_CHARS_PER_MINUTE[lang]
+    else:
+        length, per_minute = len(script.split()), words_per_minute
+    repeats = max(1, math.ceil(minutes * per_minute / length))
     return "\n\n".join([script] * repeats)
 
 
@@ -262,7 +271,7 @@ def _speech_text(lang: str, seed: dict[str, str], minutes: float) -> str:
     """What the voice says: the seed's own text where there is one, else the language's
     calibration sentences repeated to a narration's length (translation output is noise)."""
     if lang in seed:
-        return _repeat(seed[lang], minutes, 190 if lang == "vi" else 150)
+        return _repeat(seed[lang], minutes, 190 if lang == "vi" else 150, lang)
     sentences = intelligibility.calibration_sentences(lang)
     per_minute = 14.0  # calibration sentences said a minute (Kokoro ja, espeak-ng de/es)
     paragraph = ("" if lang in {"ja", "zh"} else " ").join(sentences)

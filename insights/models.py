@@ -127,7 +127,7 @@ class EntryDay(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "entry_days"
     __table_args__ = (
-        Index("uq_entry_days_key", "day", "site_id", "tier", "mode", unique=True),
+        Index("uq_entry_days_key", "day", "site_id", "tier", "mode", "shard", unique=True),
         Index("ix_entry_days_site_id_day", "site_id", "day"),
     )
 
@@ -136,6 +136,9 @@ class EntryDay(db.Model):  # type: ignore[name-defined,misc]
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     tier: Mapped[str] = mapped_column(String(20))
     mode: Mapped[str] = mapped_column(String(8))
+    #: One of several rows per key, so that concurrent scanners add to different rows
+    #: (migration 0018's SHARDS); reports sum them.
+    shard: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     entries: Mapped[int] = mapped_column(default=0)
     exits: Mapped[int] = mapped_column(default=0)
 
@@ -148,12 +151,15 @@ class EntryHour(db.Model):  # type: ignore[name-defined,misc]
     mode, every site together: hourly reports and the busiest hours of a long range."""
 
     __tablename__ = "entry_hours"
-    __table_args__ = (Index("uq_entry_hours_key", "hour", "tier", "mode", unique=True),)
+    __table_args__ = (Index("uq_entry_hours_key", "hour", "tier", "mode", "shard", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hour: Mapped[datetime]
     tier: Mapped[str] = mapped_column(String(20))
     mode: Mapped[str] = mapped_column(String(8))
+    #: One of several rows per key, so that concurrent scanners add to different rows
+    #: (migration 0018's SHARDS); reports sum them.
+    shard: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     entries: Mapped[int] = mapped_column(default=0)
     exits: Mapped[int] = mapped_column(default=0)
 

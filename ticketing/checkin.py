@@ -755,6 +755,17 @@ def _earlier_scans(gate: Gate, scans: Sequence[Scan]) -> dict[str, dict[str, Any
     return earlier
 
 
+#: The PostgreSQL advisory lock a sync holds to its commit (migration 0018_rollups): a sync
+#: writes many entries in one transaction, and two of them could take the visitor rollups'
+#: rows in different orders and deadlock. Online scans write one entry and never take it.
+SYNC_LOCK = 1_800_180
+
+
+def _one_sync_at_a_time() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(SYNC_LOCK)))
+
+
 def sync(*, gate: Gate, scans: Sequence[Scan], sent_at: datetime | None) -> dict[str, Any]:
     """Record scans decided offline, in the order they happened; rule breaks become conflicts.
 
@@ -785,6 +796,7 @@ def sync(*, gate: Gate, scans: Sequence[Scan], sent_at: datetime | None) -> dict
         )
     scans = [_corrected(scan, offset) for scan in scans]
     identified = [_identify(scan) for scan in scans]
+    _one_sync_at_a_time()
     locked = _lock(
         [serial for _, serial, detail in identified if serial is not None and not detail]
     )

@@ -30,13 +30,25 @@ branch_labels = None
 depends_on = None
 
 ZONE = "Asia/Ho_Chi_Minh"
-#: An offline sync inserts many entries in one transaction, in the order they were scanned:
-#: two syncs would lock the same rollup rows in different orders and deadlock. Entries'
-#: rollups are therefore written under one transaction-scoped advisory lock (taken at the
-#: first entry written, held to the commit), so entry writers queue instead. Sync locks its
-#: tickets before it writes any entry, so the queue never waits on itself.
-ENTRY_WRITERS = 1_800_180
-LISTENING = ("opens", "plays", "quarters", "completions", "seconds", "switches", "downloads", "offline")
+#: Every online scan at a site in the same hour adds to the same rollup rows, and a row's lock
+#: is held to the commit: one row per key would put every gate of the town in one queue (the
+#: redeem benchmark fell from 542-656 to 236 redeems/s). Entries' rollups are therefore kept in
+#: SHARDS rows per key, chosen by the writing connection's backend (reports sum them), so
+#: concurrent scanners add to different rows. An offline sync writes many entries in one
+#: transaction in the order they were scanned; two syncs could lock rows in different orders,
+#: so a sync first takes a transaction-scoped advisory lock (ticketing.checkin.sync): syncs
+#: queue among themselves, online scans (one entry a transaction) never wait on it.
+SHARDS = 8
+LISTENING = (
+    "opens",
+    "plays",
+    "quarters",
+    "completions",
+    "seconds",
+    "switches",
+    "downloads",
+    "offline",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,8 @@ class Rollup:
     columns: tuple[str, ...]  # the source columns the parts read
     parts: tuple[str, ...]
     events: tuple[str, ...] = ("INSERT", "UPDATE", "DELETE")
-    #: PostgreSQL: writers take one transaction lock first (see ENTRY_WRITERS).
-    serialized: bool = False
+    #: Kept in SHARDS rows per key (a `shard` key column; see SHARDS).
+    sharded: bool = False
     #: Filled from the existing rows here; False where another source's rollup counts them
     #: already (an order's tickets and items are counted with the order).
     backfill: bool = True
@@ -109,7 +121,7 @@ ROLLUPS = (
             "FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
             "WHERE r.exited_at IS NOT NULL",
         ),
-        serialized=True,
+        sharded=True,
     ),
     Rollup(
         source="ticket_entries",
@@ -124,7 +136,7 @@ ROLLUPS = (
             "1 AS exits FROM {rows} AS r JOIN tickets AS t ON t.id = r.ticket_id "
             "WHERE r.exited_at IS NOT NULL",
         ),
-        serialized=True,
+        sharded=True,
     ),
     *SALE_DAYS,
     *(
@@ -219,16 +231,26 @@ def _upsert(rollup: Rollup, dialect: str, *, new: str | None, old: str | None) -
             source = _functions(part.format(rows=rows), dialect)
             selects.append(f"SELECT {keys}, {signed} FROM ({source}) AS p")
     keys = ", ".join(rollup.keys)
+    if rollup.sharded:
+        # The backend's pid picks a writer's row; SQLite has one writer at a time.
+        shard = f"pg_backend_pid() % {SHARDS}" if dialect == "postgresql" else "0"
+        selects = [select.replace(" FROM (", f", {shard} AS shard FROM (", 1) for select in selects]
+        return _insert(rollup, selects, (*rollup.keys, "shard"))
+    return _insert(rollup, selects, rollup.keys)
+
+
+def _insert(rollup: Rollup, selects: list[str], key_names: tuple[str, ...]) -> str:
+    keys = ", ".join(key_names)
     sums = ", ".join(f"sum(d.{c})" for c in rollup.counters)
     changed = " OR ".join(f"sum(d.{c}) <> 0" for c in rollup.counters)
     added = ", ".join(f"{c} = {rollup.target}.{c} + excluded.{c}" for c in rollup.counters)
     # Keys in order, so that two writers lock the rollup's rows in the same order.
     return (
         f"INSERT INTO {rollup.target} ({keys}, {', '.join(rollup.counters)}) "
-        f"SELECT {', '.join(f'd.{k}' for k in rollup.keys)}, {sums} "
+        f"SELECT {', '.join(f'd.{k}' for k in key_names)}, {sums} "
         f"FROM ({' UNION ALL '.join(selects)}) AS d WHERE true "
-        f"GROUP BY {', '.join(f'd.{k}' for k in rollup.keys)} HAVING {changed} "
-        f"ORDER BY {', '.join(f'd.{k}' for k in rollup.keys)} "
+        f"GROUP BY {', '.join(f'd.{k}' for k in key_names)} HAVING {changed} "
+        f"ORDER BY {', '.join(f'd.{k}' for k in key_names)} "
         f"ON CONFLICT ({keys}) DO UPDATE SET {added}"
     )
 
@@ -240,7 +262,21 @@ def _sqlite_row(rollup: Rollup, which: str) -> str:
 def _create_triggers(rollup: Rollup, dialect: str) -> None:
     for event in rollup.events:
         name = f"{rollup.name}_{event.lower()}"
-        if dialect == "postgresql":
+        if dialect == "postgresql" and rollup.sharded:
+            # A scan writes one entry: a row trigger's upsert is far cheaper than a statement
+            # trigger's transition tables (the redeem benchmark's hot path).
+            new = _sqlite_row(rollup, "NEW") if event != "DELETE" else None
+            old = _sqlite_row(rollup, "OLD") if event != "INSERT" else None
+            op.execute(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                f"BEGIN\n  {_upsert(rollup, dialect, new=new, old=old)};\n"
+                "  RETURN NULL;\nEND\n$$"
+            )
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {rollup.source} "
+                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+            )
+        elif dialect == "postgresql":
             new = "new_rows" if event != "DELETE" else None
             old = "old_rows" if event != "INSERT" else None
             referencing = " ".join(
@@ -248,10 +284,9 @@ def _create_triggers(rollup: Rollup, dialect: str) -> None:
                 for kind, table in (("OLD", old), ("NEW", new))
                 if table is not None
             )
-            lock = f"PERFORM pg_advisory_xact_lock({ENTRY_WRITERS});\n  " if rollup.serialized else ""
             op.execute(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-                f"BEGIN\n  {lock}{_upsert(rollup, dialect, new=new, old=old)};\n"
+                f"BEGIN\n  {_upsert(rollup, dialect, new=new, old=old)};\n"
                 "  RETURN NULL;\nEND\n$$"
             )
             op.execute(
@@ -278,7 +313,9 @@ def _drop_triggers(rollup: Rollup, dialect: str) -> None:
 
 
 def _counts(*names, big=()):
-    return [sa.Column(n, sa.BigInteger() if n in big else sa.Integer(), nullable=False) for n in names]
+    return [
+        sa.Column(n, sa.BigInteger() if n in big else sa.Integer(), nullable=False) for n in names
+    ]
 
 
 def _site_fk(table):
@@ -296,12 +333,16 @@ def upgrade():
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("tier", sa.String(length=20), nullable=False),
         sa.Column("mode", sa.String(length=8), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default="0", nullable=False),
         *_counts("entries", "exits"),
         _site_fk("entry_days"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_days")),
     )
     op.create_index(
-        "uq_entry_days_key", "entry_days", ["day", "site_id", "tier", "mode"], unique=True
+        "uq_entry_days_key",
+        "entry_days",
+        ["day", "site_id", "tier", "mode", "shard"],
+        unique=True,
     )
     op.create_index("ix_entry_days_site_id_day", "entry_days", ["site_id", "day"], unique=False)
     op.create_table(
@@ -310,10 +351,13 @@ def upgrade():
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tier", sa.String(length=20), nullable=False),
         sa.Column("mode", sa.String(length=8), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), server_default="0", nullable=False),
         *_counts("entries", "exits"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_hours")),
     )
-    op.create_index("uq_entry_hours_key", "entry_hours", ["hour", "tier", "mode"], unique=True)
+    op.create_index(
+        "uq_entry_hours_key", "entry_hours", ["hour", "tier", "mode", "shard"], unique=True
+    )
     op.create_table(
         "sale_hours",
         sa.Column("id", sa.Integer(), nullable=False),

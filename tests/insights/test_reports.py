@@ -286,21 +286,19 @@ def assert_rollups_match_raw_rows() -> None:
         if entry.exited_at is not None:
             exit_days[(_day(entry.exited_at), entry.site_id, tier, entry.mode)] += 1
             exit_hours[(_hour(entry.exited_at), tier, entry.mode)] += 1
+    # A key's counts may be spread over several shards (one per writing connection): summed.
+    day_key = (EntryDay.day, EntryDay.site_id, EntryDay.tier, EntryDay.mode)
     rolled = session.execute(
-        select(
-            EntryDay.day,
-            EntryDay.site_id,
-            EntryDay.tier,
-            EntryDay.mode,
-            EntryDay.entries,
-            EntryDay.exits,
-        )
+        select(*day_key, func.sum(EntryDay.entries), func.sum(EntryDay.exits)).group_by(*day_key)
     )
     assert _nonzero(rolled, 4) == {
         key: (entry_days[key], exit_days[key]) for key in {*entry_days, *exit_days}
     }
+    hour_key = (EntryHour.hour, EntryHour.tier, EntryHour.mode)
     rolled = session.execute(
-        select(EntryHour.hour, EntryHour.tier, EntryHour.mode, EntryHour.entries, EntryHour.exits)
+        select(*hour_key, func.sum(EntryHour.entries), func.sum(EntryHour.exits)).group_by(
+            *hour_key
+        )
     )
     assert _nonzero(rolled, 3) == {
         key: (entry_hours[key], exit_hours[key]) for key in {*entry_hours, *exit_hours}
