@@ -22,14 +22,31 @@ class CatalogueVersion:
         self._ttl = ttl_s
         self._value = 0
         self._checked = -math.inf
+        self._known = False  # False until read, and again after a write here (expire)
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
 
     def current(self) -> int:
         now = time.monotonic()
-        if now - self._checked >= self._ttl:
-            value = db.session.scalar(select(CatalogueState.version).where(CatalogueState.id == 1))
-            with self._lock:
-                self._value, self._checked = value or 0, now
+        if now - self._checked < self._ttl:
+            return self._value
+        # Once a TTL, one thread reads the row; the others keep answering with the version
+        # they know meanwhile (it was already up to a TTL old), instead of every thread of
+        # the worker queueing on the database at the same moment. After a write in this
+        # process (expire) every reader waits for the new version: it must see its write.
+        if self._known and not self._refreshing.acquire(blocking=False):
+            return self._value
+        if not self._known:
+            self._refreshing.acquire()
+        try:
+            if time.monotonic() - self._checked >= self._ttl:
+                value = db.session.scalar(
+                    select(CatalogueState.version).where(CatalogueState.id == 1)
+                )
+                with self._lock:
+                    self._value, self._checked, self._known = value or 0, now, True
+        finally:
+            self._refreshing.release()
         return self._value
 
     def peek(self) -> int | None:
@@ -40,7 +57,7 @@ class CatalogueVersion:
 
     def expire(self) -> None:
         with self._lock:
-            self._checked = -math.inf
+            self._checked, self._known = -math.inf, False
 
 
 def catalogue_version() -> int:
