@@ -457,6 +457,7 @@ def feedback(scope: ReportRange) -> dict[str, Any]:
             Feedback.topic,
             Feedback.state,
             func.count(),
+            func.count(Feedback.rating),
             func.sum(Feedback.rating),
         )
         .where(Feedback.created_at >= scope.since, Feedback.created_at < scope.until)
@@ -464,14 +465,16 @@ def feedback(scope: ReportRange) -> dict[str, Any]:
     )
     if scope.site_id is not None:
         query = query.where(Feedback.site_id == scope.site_id)
-    figures = ("count", "rating_sum", "open")
+    # A translation error quoted from the transcript has no rating: the mean is of those rated.
+    figures = ("count", "rated", "rating_sum", "open")
     series, by_site, by_topic = _Table(figures), _Table(figures), _Table(figures)
     totals = dict.fromkeys(figures, 0)
     slugs = _site_slugs()
     waiting = (FeedbackState.OPEN.value, FeedbackState.HELD.value)
-    for at, site_id, topic, state, count, rating_sum in db.session.execute(query):
+    for at, site_id, topic, state, count, rated, rating_sum in db.session.execute(query):
         values = {
             "count": count,
+            "rated": rated,
             "rating_sum": rating_sum or 0,
             "open": count if state in waiting else 0,
         }
@@ -483,11 +486,12 @@ def feedback(scope: ReportRange) -> dict[str, Any]:
 
     def finish(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for row in rows:
-            total = row.pop("rating_sum")
-            row["mean_rating"] = round(total / row["count"], 2) if row["count"] else None
+            total, rated = row.pop("rating_sum"), row.pop("rated")
+            row["mean_rating"] = round(total / rated, 2) if rated else None
         return rows
 
-    mean = round(totals["rating_sum"] / totals["count"], 2) if totals["count"] else None
+    rated = totals["rated"]
+    mean = round(totals["rating_sum"] / rated, 2) if rated else None
     return {
         "totals": {"count": totals["count"], "open": totals["open"], "mean_rating": mean},
         "tables": {
