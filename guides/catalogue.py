@@ -16,12 +16,10 @@ from typing import Any
 
 from flask import current_app
 
-from app import audit
-from app.extensions import db
 from content.models import Provenance, Site
 from guides import jobs
 from guides.models import CATALOGUE_JOB as CATALOGUE
-from guides.models import PipelineJob, PipelineTask, TaskStage, TaskState
+from guides.models import PipelineJob
 
 
 def _human(site: Site, lang: str) -> bool:
@@ -41,33 +39,13 @@ def start_catalogue_job(
     targets = [lang for lang in wanted if lang != source and not _human(site, lang)]
     if not targets:
         return None
-    job = PipelineJob(
-        site_id=site.id,
-        narration_id=None,
+    return jobs.create_translation_job(
         kind=CATALOGUE,
+        site=site,
         source_lang=source,
-        langs=targets,
-        auto_publish=False,
+        targets=targets,
         requested_by_id=requested_by_id,
     )
-    db.session.add(job)
-    for lang in targets:
-        job.tasks.append(
-            PipelineTask(
-                stage=TaskStage.TRANSLATE.value,
-                lang=lang,
-                state=TaskState.QUEUED.value,
-                max_attempts=current_app.config["PIPELINE_MAX_ATTEMPTS"],
-            )
-        )
-    db.session.flush()
-    audit.record(
-        action="pipeline_job.create",
-        object_type="pipeline_job",
-        object_id=job.id,
-        changes={"site": site.slug, "langs": targets, "kind": CATALOGUE},
-    )
-    return job
 
 
 def source_changed(site: Site, *, langs: Sequence[str], **_: Any) -> None:

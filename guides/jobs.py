@@ -190,6 +190,45 @@ def create_job(
     return job
 
 
+def create_translation_job(
+    *,
+    kind: str,
+    site: Site,
+    source_lang: str,
+    targets: Sequence[str],
+    requested_by_id: int | None = None,
+) -> PipelineJob:
+    """A job of one translate task per target language, none waiting for another (a site's
+    catalogue texts, or what another domain registered: `stages.register_job_kind`)."""
+    job = PipelineJob(
+        site_id=site.id,
+        narration_id=None,
+        kind=kind,
+        source_lang=source_lang,
+        langs=list(targets),
+        auto_publish=False,
+        requested_by_id=requested_by_id,
+    )
+    db.session.add(job)
+    for lang in targets:
+        job.tasks.append(
+            PipelineTask(
+                stage=TaskStage.TRANSLATE.value,
+                lang=lang,
+                state=TaskState.QUEUED.value,
+                max_attempts=current_app.config["PIPELINE_MAX_ATTEMPTS"],
+            )
+        )
+    db.session.flush()
+    audit.record(
+        action="pipeline_job.create",
+        object_type="pipeline_job",
+        object_id=job.id,
+        changes={"site": site.slug, "langs": list(targets), "kind": kind},
+    )
+    return job
+
+
 def queued_tasks(job: PipelineJob) -> list[int]:
     """Tasks of a new job that may start at once (handed to the executor after the commit)."""
     return [t.id for t in job.tasks if t.state == TaskState.QUEUED.value]

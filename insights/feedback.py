@@ -17,6 +17,7 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.states import StateMachine
 from content.models import Site
+from insights import translation
 from insights.models import Feedback, FeedbackState, FeedbackTopic
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ def submit_feedback(
     quote: str | None = None,
     guide_lang: str | None = None,
 ) -> Feedback:
-    """Store a tourist's feedback; a comment with a link is held for moderation.
+    """Store a tourist's feedback; a comment with a link is held for moderation, and one in
+    another language than the staff's is machine-translated for them after the commit.
 
     A translation error keeps the sentence quoted and the language of the guide's text it is
     about (the page's, unless said), so it reaches the review queue of that site and language;
@@ -131,6 +133,7 @@ def submit_feedback(
     )
     db.session.add(feedback)
     db.session.flush()
+    translation.start_comment_translation(feedback)
     return feedback
 
 

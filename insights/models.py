@@ -154,6 +154,14 @@ class Feedback(db.Model):  # type: ignore[name-defined,misc]
     page_lang: Mapped[str] = mapped_column(String(8))
     #: The comment's language as detected (None: no comment, or too short to tell).
     detected_lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    #: The comment machine-translated for staff (into Vietnamese) by the pipeline's translation
+    #: stage, once a model for its language is installed; None until then (shown as written).
+    comment_translation: Mapped[str | None] = mapped_column(Text, default=None)
+    translation_lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    #: The pipeline job that translates the comment (insights/translation.py).
+    translation_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_jobs.id", ondelete="SET NULL"), default=None, index=True
+    )
     channel: Mapped[str] = mapped_column(String(8), default="page")  # page (form) or app (API)
     state: Mapped[str] = mapped_column(String(8), default=FeedbackState.OPEN.value)
     held_reason: Mapped[str | None] = mapped_column(String(40), default=None)

@@ -1,5 +1,6 @@
 """Translation errors tourists report go to the review queue: the sentence they quote and the
-language of the guide text it is about; such a report carries no rating
+language of the guide text it is about; such a report carries no rating. Comments keep their
+machine translation into Vietnamese and the pipeline job that made it
 
 Revision ID: 0016_feedback_review
 Revises: 0012_tourist_web
@@ -25,12 +26,30 @@ def upgrade():
         batch.create_index(
             "ix_feedback_topic_state_site_id", ["topic", "state", "site_id", "guide_lang"]
         )
+        batch.add_column(sa.Column("comment_translation", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("translation_lang", sa.String(length=8), nullable=True))
+        batch.add_column(sa.Column("translation_job_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_feedback_translation_job_id_pipeline_jobs"),
+            "pipeline_jobs",
+            ["translation_job_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch.create_index(op.f("ix_feedback_translation_job_id"), ["translation_job_id"])
 
 
 def downgrade():
     # The old schema has no place for an unrated report (nor for its quote): they go.
     op.execute("DELETE FROM feedback WHERE rating IS NULL")
     with op.batch_alter_table("feedback") as batch:
+        batch.drop_index(op.f("ix_feedback_translation_job_id"))
+        batch.drop_constraint(
+            op.f("fk_feedback_translation_job_id_pipeline_jobs"), type_="foreignkey"
+        )
+        batch.drop_column("translation_job_id")
+        batch.drop_column("translation_lang")
+        batch.drop_column("comment_translation")
         batch.drop_index("ix_feedback_topic_state_site_id")
         batch.drop_column("guide_lang")
         batch.drop_column("quote")
