@@ -1,6 +1,8 @@
 """In real headless Chromium against a real gunicorn: a tourist's page sends its listening
-events and takes feedback without JavaScript; a manager opens the dashboard, changes the range
-and downloads the CSV and the workbook (the same figures); axe finds no WCAG 2.1 A/AA issue."""
+events and takes feedback without JavaScript; a tourist reports a translation error on a
+sentence of the guide's transcript and an editor finds it in the review queue, beside that
+sentence, and marks it handled; a manager opens the dashboard, changes the range and downloads
+the CSV and the workbook (the same figures); axe finds no WCAG 2.1 A/AA issue."""
 
 from __future__ import annotations
 
@@ -91,6 +93,85 @@ def test_a_tourist_page_sends_its_events_and_takes_feedback(
     (artifacts_dir / "insights-tourist-axe.json").write_text(json.dumps(report, indent=2) + "\n")
     assert page_axe.violations_count == 0, report["site"]
     assert thanks_axe.violations_count == 0, report["thanks"]
+
+
+#: Selects the first sentence of the transcript as a tourist's finger would; returns it.
+SELECT_FIRST_SENTENCE = """() => {
+  const text = document.querySelector(".transcript [data-quotable] p").firstChild;
+  const end = text.textContent.indexOf(".") + 1;
+  const range = document.createRange();
+  range.setStart(text, 0);
+  range.setEnd(text, end);
+  getSelection().removeAllRanges();
+  getSelection().addRange(range);
+  return text.textContent.slice(0, end);
+}"""
+
+
+def test_a_reported_translation_error_reaches_the_review_queue(
+    guide_server: Server, chromium: Any, artifacts_dir: Path
+) -> None:
+    """The Fujian hall's French guide (a person's translation): the tourist selects a sentence
+    of the transcript, the report form takes it, and the editor sees it beside that sentence."""
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import expect
+
+    base = guide_server.base
+    axe = Axe()
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{base}/s/fujian-assembly-hall?lang=fr", wait_until="domcontentloaded")
+        sentence = page.evaluate(SELECT_FIRST_SENTENCE)
+        assert sentence.startswith("Vous êtes devant la salle de réunion du Fujian")
+        page.get_by_text("Signaler une erreur de traduction").click()
+        quote = page.get_by_label("La phrase erronée (copiez-la depuis la transcription)")
+        expect(quote).to_have_value(sentence)  # copied from the selection
+        page.get_by_label("Qu’est-ce qui ne va pas ? (facultatif)").fill(  # noqa: RUF001 - French words
+            "« salle de réunion » : on dit « salle des assemblées »."
+        )
+        report_axe = axe.run(page, options=WCAG_AA)
+        page.screenshot(path=str(artifacts_dir / "insights-report-error.png"), full_page=True)
+        page.get_by_role("button", name="Envoyer le signalement").click()
+        page.wait_for_load_state()
+        assert "un rédacteur va relire cette phrase" in page.locator("main").inner_text()
+    finally:
+        context.close()
+
+    email = server_user(guide_server, "editor", email="lan.editor@hoian.test")
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        browser_login(page, base, email)
+        page.get_by_role("link", name="Duyệt").first.click()
+        page.wait_for_load_state()
+        assert "1 lỗi dịch do du khách báo đang chờ xử lý." in page.locator("main").inner_text()
+        page.get_by_role("link", name="1 lỗi được báo").first.click()
+        page.wait_for_load_state()
+        beside = page.locator("td.reported-here").filter(has_text=sentence)
+        expect(beside).to_have_count(1)  # on the row of the sentence it quotes
+        reports = page.locator("#reports")
+        assert "salle des assemblées" in reports.inner_text()
+        queue_axe = axe.run(page, options=WCAG_AA)
+        page.screenshot(path=str(artifacts_dir / "insights-review-reports.png"), full_page=True)
+        reports.get_by_label("Đã làm gì").first.fill("Sửa câu đầu của bản tiếng Pháp")
+        reports.get_by_role("button", name="Đánh dấu đã xử lý").first.click()
+        page.wait_for_load_state()
+        assert "là đã xử lý" in page.locator("main").inner_text()
+        expect(page.locator("#reports")).to_have_count(0)
+    finally:
+        context.close()
+    report = {
+        "report": report_axe.generate_snapshot(),
+        "review": queue_axe.generate_snapshot(),
+    }
+    (artifacts_dir / "insights-report-error-axe.json").write_text(
+        json.dumps(report, indent=2) + "\n"
+    )
+    assert report_axe.violations_count == 0, report["report"]
+    assert queue_axe.violations_count == 0, report["review"]
 
 
 def test_a_manager_reads_the_dashboard_and_downloads_it(
