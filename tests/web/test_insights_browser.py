@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -28,13 +30,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 SITE = "cantonese-assembly-hall"
+SEED_SALES = "tests.web.seed_sales"
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """gunicorn on a migrated, seeded SQLite database (no guides needed)."""
+    """gunicorn on a migrated, seeded SQLite database (no guides needed) with real sales: orders
+    of three products and tiers paid by cash, VietQR and card, and a refund (seed_sales)."""
     workdir = tmp_path_factory.mktemp("insights-server")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -50,11 +55,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LOG_JSON": "true",
         "LOG_LEVEL": "WARNING",
     }
-    for command in (["db", "upgrade"], ["content", "load"], ["tickets", "setup"]):
-        done = subprocess.run(
-            [str(BIN / "flask"), *command], cwd=ROOT, env=env, capture_output=True, check=False
-        )
+    commands = [[str(BIN / "flask"), *c] for c in (["db", "upgrade"], ["content", "load"])]
+    commands += [[str(BIN / "flask"), "tickets", "setup"], [sys.executable, "-m", SEED_SALES]]
+    for command in commands:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)
         assert done.returncode == 0, (command, done.stderr.decode()[-3000:])
+    # What the seeded sales add up to, as the seeding counted them.
+    (workdir / "sales.json").write_bytes(done.stdout.strip().splitlines()[-1])
     with gunicorn_serving(listener, env=env, workdir=workdir):
         yield Server("127.0.0.1", port, workdir)
 
@@ -177,8 +184,13 @@ def test_a_reported_translation_error_reaches_the_review_queue(
 def test_a_manager_reads_the_dashboard_and_downloads_it(
     server: Server, chromium: Any, artifacts_dir: Path
 ) -> None:
+    """The seeded sales, on the page, in the CSV and in the workbook: the same figures as the
+    seeding counted (orders, tickets, revenue, the refund, per payment method)."""
     from axe_playwright_python.sync_playwright import Axe
 
+    sold = json.loads((server.workdir / "sales.json").read_text())
+    today = datetime.now(ZONE).date()
+    start, end = (today - timedelta(days=6)).isoformat(), today.isoformat()
     email = server_user(server, "manager", email="hoa.manager@hoian.test")
     axe = Axe()
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
@@ -187,6 +199,10 @@ def test_a_manager_reads_the_dashboard_and_downloads_it(
     reports: dict[str, Any] = {}
     try:
         browser_login(page, server.base, email)
+        page.get_by_role("link", name="Sự cố tại cổng soát vé").first.click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Sự cố tại cổng soát vé"
+        reports["conflicts"] = axe.run(page, options=WCAG_AA).generate_snapshot()
         page.get_by_role("link", name="Báo cáo").first.click()
         page.wait_for_load_state()
         assert page.locator("h1").inner_text().startswith("Báo cáo")
@@ -194,11 +210,21 @@ def test_a_manager_reads_the_dashboard_and_downloads_it(
             page.goto(f"{server.base}/console/reports?kind={kind}")
             assert page.locator("svg.chart").count() == 1
             reports[kind] = axe.run(page, options=WCAG_AA).generate_snapshot()
-        page.get_by_label("Từ ngày").fill("2026-11-01")
-        page.get_by_label("Đến ngày").fill("2026-11-30")
+        page.get_by_label("Từ ngày").fill(start)
+        page.get_by_label("Đến ngày").fill(end)
         page.get_by_role("button", name="Xem").click()
         page.wait_for_load_state()
-        assert "2026-11-01" in page.locator("main").inner_text()
+        assert start in page.locator("main").inner_text()
+        totals = {
+            row.locator("th").inner_text(): row.locator("td").first.inner_text()
+            for row in page.locator("table.totals tbody tr").all()
+        }
+        by_method = {
+            row.locator("th").inner_text(): [cell.inner_text() for cell in row.locator("td").all()]
+            for row in page.locator("table", has_text="Theo phương thức thanh toán")
+            .locator("tbody tr")
+            .all()
+        }
         page.screenshot(path=str(artifacts_dir / "insights-dashboard.png"), full_page=True)
         with page.expect_download() as got_csv:
             page.get_by_role("link", name="CSV").click()
@@ -208,12 +234,37 @@ def test_a_manager_reads_the_dashboard_and_downloads_it(
         book = load_workbook(io.BytesIO(Path(got_book.value.path()).read_bytes()))
     finally:
         context.close()
+    (artifacts_dir / "insights-dashboard-axe.json").write_text(json.dumps(reports, indent=2) + "\n")
+
+    net = sold["revenue"] - sold["refunded"]
+    figures = {"orders", "tickets", "revenue", "refunds", "refunded"}
+    assert sold["orders"] == 4 and sold["refunds"] == 1  # several methods, and a refund
+    words = {
+        "orders": "Đơn hàng",
+        "tickets": "Vé",
+        "revenue": "Doanh thu (VND)",
+        "refunds": "Lượt hoàn tiền",
+        "refunded": "Đã hoàn (VND)",
+    }
+    on_page = {name: int(totals[word].replace(",", "")) for name, word in words.items()}
+    assert on_page == {name: sold[name] for name in figures}
+    assert int(totals["Doanh thu thuần (VND)"].replace(",", "")) == net
+    methods = {m: [int(v.replace(",", "")) for v in row] for m, row in by_method.items()}
+    assert methods == {
+        m: [sold["by_method"]["orders"][m], sold["by_method"]["revenue"][m]]
+        for m in ("cash", "vietqr", "stripe")
+    }
+
     rows = list(csv.reader(io.StringIO(text)))
     summary = {row[0]: row[1] for row in rows if len(row) == 4 and row[0] != "figure"}
-    figures = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True) if r and r[0]}
-    assert (
-        int(summary["orders"]) == figures["orders"]
-        and int(summary["revenue"]) == figures["revenue"]
-    )
-    (artifacts_dir / "insights-dashboard-axe.json").write_text(json.dumps(reports, indent=2) + "\n")
+    assert {name: int(summary[name]) for name in figures} == {name: sold[name] for name in figures}
+    assert int(summary["net_revenue"]) == net
+    section = rows[rows.index(["# by_method"]) + 2 :]
+    section = section[: section.index([])] if [] in section else section
+    in_csv = {r[0]: [int(r[1]), int(r[2])] for r in section}
+    assert in_csv == methods
+    workbook = {r[0]: r[1] for r in book["summary"].iter_rows(values_only=True) if r and r[0]}
+    assert {name: workbook[name] for name in figures} == {name: sold[name] for name in figures}
+    sheet = list(book["by_method"].iter_rows(values_only=True))[1:]
+    assert {method: [count, amount] for method, count, amount in sheet} == methods
     assert all(not r for r in reports.values()), reports
