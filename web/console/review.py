@@ -107,7 +107,7 @@ def _words(text: str) -> str:
 
 
 def _place_reports(
-    rows: list[dict[str, Any]], reports: list[Feedback], *, lang: str, is_source: bool
+    rows: list[dict[str, Any]], reports: list[Feedback], *, is_source: bool
 ) -> list[Feedback]:
     """Put each reported sentence beside the row whose words it quotes (in the language's
     current or machine words, or the source's); the reports that match no row."""
@@ -176,7 +176,7 @@ def _render(narration_id: int, wanted: str | None, error: str | None = None) -> 
         machine = entry["text"] if entry["provenance"] == "machine" else None
         rows = _rows(narration.text, machine, entry["text"])
     reports = tourist_feedback.translation_errors(site_id=narration.site_id, lang=lang)
-    loose = _place_reports(rows, reports, lang=lang, is_source=is_source)
+    loose = _place_reports(rows, reports, is_source=is_source)
     track = entry["draft"] or entry["published"]
     names = site_names({narration.site_id}, ui_language())
     return render_template(
