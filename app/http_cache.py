@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 CacheKey = tuple[str, str, str]
+_UNSEEN = object()
 
 PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 VERSION_HEADER = "X-Hoian-Data-Version"  # internal: set by views, removed by the middleware
@@ -112,6 +113,7 @@ class ResponseCacheMiddleware:
         self._max = max_entries
         self._entries: OrderedDict[CacheKey, CachedResponse] = OrderedDict()
         self._entries_version: int | None = None
+        self._keys: dict[tuple[str, str, str | None], CacheKey | None] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -127,18 +129,32 @@ class ResponseCacheMiddleware:
             return self._version()
 
     def _key(self, environ: WSGIEnvironment) -> CacheKey | None:
+        # The same few (path, query, Accept-Language) come again and again: their key is kept
+        # so a hit neither parses the query nor negotiates the language (bounded, cleared whole).
+        path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
+        accept = environ.get("HTTP_ACCEPT_LANGUAGE")
+        seen = self._keys.get((path, query, accept), _UNSEEN)
+        if seen is not _UNSEEN:
+            return seen  # type: ignore[return-value]
+        key = self._negotiated_key(path, query, accept)
+        if len(self._keys) >= self._max:
+            self._keys.clear()
+        self._keys[(path, query, accept)] = key
+        return key
+
+    def _negotiated_key(self, path: str, query: str, accept: str | None) -> CacheKey | None:
         explicit = None
         if "lang=" in query:
             values = parse_qs(query, keep_blank_values=True).get("lang")
             explicit = values[0] if values else None
         lang = negotiate(
             explicit=explicit,
-            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+            accept_language=accept,
             languages=self.flask_app.config["LANGUAGES"],
             default=chain_head(self.flask_app.config),
         )
-        return None if lang is None else (environ.get("PATH_INFO", ""), query, lang)
+        return None if lang is None else (path, query, lang)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or not environ.get("PATH_INFO", "").startswith(

@@ -121,6 +121,9 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=500)
     parser.add_argument("--narrations", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--only", action="append", default=[], help="measure only this page (repeatable)"
+    )
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -170,6 +173,8 @@ def main() -> int:
         )
         assert signed.status_code == 302, signed.text
         for label, path in _pages("japanese-covered-bridge", str(tour), narration).items():
+            if args.only and label not in args.only and label != "home (baseline)":
+                continue
             timings = []
             for _ in range(args.rounds + 2):
                 started = time.perf_counter()

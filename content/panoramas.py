@@ -25,8 +25,8 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
 from app import audit
-from app.db import utcnow
-from app.errors import DomainError, ValidationFailed
+from app.db import on_commit, utcnow
+from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from content.cache import bump_catalogue_version
 from content.models import Site, SitePanorama
@@ -131,8 +131,8 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(out.name, path)
 
 
-def add_panorama(*, site: Site, stream: IO[bytes], alt: dict[str, str]) -> SitePanorama:
-    """Check an upload, keep it and its still, and add it to the site (editor)."""
+def _checked_alt(alt: dict[str, str]) -> dict[str, str]:
+    """The alt texts, trimmed, in served languages only, one at least."""
     languages = set(current_app.config["LANGUAGES"])
     unknown = sorted(set(alt) - languages)
     if unknown:
@@ -148,6 +148,12 @@ def add_panorama(*, site: Site, stream: IO[bytes], alt: dict[str, str]) -> SiteP
             reason="alt_required",
             errors={"alt": ["missing"]},
         )
+    return alt
+
+
+def add_panorama(*, site: Site, stream: IO[bytes], alt: dict[str, str]) -> SitePanorama:
+    """Check an upload, keep it and its still, and add it to the site (editor)."""
+    alt = _checked_alt(alt)
     max_bytes, _, _ = _limits()
     data = _read(stream, max_bytes)
     image = check(data)
@@ -179,6 +185,54 @@ def add_panorama(*, site: Site, stream: IO[bytes], alt: dict[str, str]) -> SiteP
     db.session.flush()
     _touched(site, "panorama.add", row)
     return row
+
+
+def _site_panorama(site: Site, panorama_id: int) -> SitePanorama:
+    row = db.session.get(SitePanorama, panorama_id)
+    if row is None or row.site_id != site.id:
+        raise NotFound(f"site {site.slug!r} has no panorama {panorama_id}", reason="not_found")
+    return row
+
+
+def replace_panorama(
+    *, site: Site, panorama_id: int, stream: IO[bytes], alt: dict[str, str]
+) -> SitePanorama:
+    """Put a new upload in a panorama's place (editor), keeping its alt text where none is
+    given; a refused file leaves the old one as it was."""
+    old = _site_panorama(site, panorama_id)
+    kept = {lang: text for lang, text in old.alt.items() if lang in current_app.config["LANGUAGES"]}
+    row = add_panorama(site=site, stream=stream, alt={**kept, **alt})
+    if row.id != old.id:
+        remove_panorama(site=site, panorama_id=old.id)
+    return row
+
+
+def set_alt(*, site: Site, panorama_id: int, alt: dict[str, str]) -> SitePanorama:
+    """Replace a panorama's alt text in every language (editor); one at least."""
+    row = _site_panorama(site, panorama_id)
+    row.alt = _checked_alt(alt)
+    _touched(site, "panorama.update", row)
+    return row
+
+
+def remove_panorama(*, site: Site, panorama_id: int) -> None:
+    """Take a panorama off the site (editor); its files go after the commit, unless another
+    site shows the same JPEG."""
+    row = _site_panorama(site, panorama_id)
+    db.session.delete(row)
+    _touched(site, "panorama.remove", row)
+    sha256 = row.sha256
+    shown_elsewhere = db.session.scalar(
+        select(SitePanorama.id).where(SitePanorama.sha256 == sha256).limit(1)
+    )
+    if shown_elsewhere is None:
+        paths = (file_path(sha256), file_path(sha256, still=True))
+        on_commit(lambda: _forget(paths), key=f"panorama-files-{sha256}")
+
+
+def _forget(paths: tuple[Path, ...]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _touched(site: Site, action: str, row: SitePanorama) -> None:

@@ -8,7 +8,7 @@ from flask import current_app, url_for
 
 from app.i18n import pick_language
 from content import geo, panoramas, signals
-from content.models import Provenance, Site, SiteText, Tour
+from content.models import Provenance, Site, SiteText, Tour, TourText
 
 _DAY_NAMES = {
     "mo": "Monday",
@@ -41,6 +41,11 @@ def _text(site: Site, lang: str) -> SiteText | None:
     return site.text_for(lang)
 
 
+def machine_translated(text: SiteText | TourText | None) -> bool:
+    """Whether this text is a machine translation no person reviewed yet."""
+    return bool(text and text.provenance == Provenance.MACHINE.value and not text.reviewed)
+
+
 def public_url(path: str) -> str:
     """An absolute URL on the public base URL (an absolute one is returned as it is)."""
     if path.startswith(("https://", "http://")):
@@ -57,6 +62,7 @@ def site_summary(site: Site, requested: str, distance_m: float | None = None) ->
         "name": text.name if text else site.slug,
         "summary": text.summary if text else "",
         "lang": lang,
+        "machine_translated": machine_translated(text),
         "location": {"lat": site.lat, "lon": site.lon},
         "ticketed": site.ticketed,
         "url": url_for("content.site_detail", slug=site.slug),
@@ -78,9 +84,6 @@ def site_detail(site: Site, requested: str) -> dict[str, Any]:
             "description": text.description if text else "",
             "text_provenance": text.provenance if text else None,
             "text_reviewed": text.reviewed if text else None,
-            "machine_translated": bool(
-                text and text.provenance == Provenance.MACHINE.value and not text.reviewed
-            ),
             "address": site.address.get(lang) or site.address.get("en") or site.address.get("vi"),
             "opening_hours": site.opening_hours,
             "images": [_image(image, lang) for image in site.images],
@@ -199,6 +202,7 @@ def tour_view(tour: Tour, requested: str, *, with_stops: bool) -> dict[str, Any]
         "name": text.name if text else tour.slug,
         "summary": text.summary if text else "",
         "lang": lang,
+        "machine_translated": machine_translated(text),
         "duration_min": tour.duration_min,
         "distance_m": round(total),
         "stop_count": len(tour.stops),

@@ -151,12 +151,16 @@ def flatten_site_input(data: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+MACHINE_TRANSLATED = "The name and texts are a machine translation no person reviewed yet"
+
+
 class SiteSummarySchema(Schema):
     slug = fields.String(required=True)
     kind = fields.String(required=True)
     name = fields.String(required=True)
     summary = fields.String()
     lang = fields.String(required=True, metadata={"description": "Language served"})
+    machine_translated = fields.Boolean(metadata={"description": MACHINE_TRANSLATED})
     location = fields.Nested(LocationSchema, required=True)
     ticketed = fields.Boolean()
     url = fields.String()
@@ -198,9 +202,6 @@ class SiteDetailSchema(SiteSummarySchema):
     description = fields.String()
     text_provenance = fields.String(allow_none=True)
     text_reviewed = fields.Boolean(allow_none=True)
-    machine_translated = fields.Boolean(
-        metadata={"description": "The texts are a machine translation no person reviewed yet"}
-    )
     address = fields.String(allow_none=True)
     opening_hours = fields.List(fields.Nested(OpeningHoursSchema))
     images = fields.List(fields.Dict())
@@ -242,6 +243,7 @@ class TourSchema(Schema):
     summary = fields.String()
     description = fields.String()
     lang = fields.String(required=True)
+    machine_translated = fields.Boolean(metadata={"description": MACHINE_TRANSLATED})
     duration_min = fields.Integer()
     distance_m = fields.Integer(metadata={"description": "Along the stops, as the crow flies"})
     stop_count = fields.Integer()

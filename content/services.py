@@ -254,10 +254,13 @@ def update_site(*, slug: str, expected_version: int, data: dict[str, Any]) -> Si
         ) from exc
     bump_catalogue_version()
     audit.record(action="site.update", object_type="site", object_id=site.slug, changes=changes)
-    signals.texts_changed(
-        site, langs=sorted({key.split(".")[1] for key in changes if key.startswith("texts.")})
-    )
+    signals.texts_changed(site, langs=_text_langs(changes))
     return site
+
+
+def _text_langs(changes: dict[str, Any]) -> list[str]:
+    """The languages whose texts these audited changes touch."""
+    return sorted({key.split(".")[1] for key in changes if key.startswith("texts.")})
 
 
 def list_tours(*, include_unpublished: bool = False) -> list[Tour]:
@@ -337,6 +340,7 @@ def create_tour(*, slug: str, stops: list[str], texts: dict[str, dict[str, Any]]
     db.session.flush()
     bump_catalogue_version()
     audit.record(action="tour.create", object_type="tour", object_id=slug, changes={"stops": stops})
+    signals.texts_changed(tour, langs=sorted(texts))
     return tour
 
 
@@ -372,6 +376,7 @@ def update_tour(*, slug: str, expected_version: int, data: dict[str, Any]) -> To
         ) from exc
     bump_catalogue_version()
     audit.record(action="tour.update", object_type="tour", object_id=slug, changes=changes)
+    signals.texts_changed(tour, langs=_text_langs(changes))
     return tour
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from blinker import Namespace
 
 if TYPE_CHECKING:
-    from content.models import Site
+    from content.models import Site, Tour
 
 _signals = Namespace()
 
@@ -56,11 +56,17 @@ class SeedOutcome(enum.StrEnum):
 #: changed); the guide domain translates the source language's text again.
 site_texts_changed = _signals.signal("site-texts-changed")
 
+#: The same for a tour's texts (sent when a tour is created with its texts, too).
+tour_texts_changed = _signals.signal("tour-texts-changed")
 
-def texts_changed(site: Site, *, langs: list[str]) -> None:
-    """Tell other domains these languages' texts of the site changed."""
+
+def texts_changed(owner: Site | Tour, *, langs: list[str]) -> None:
+    """Tell other domains these languages' texts of the site or tour changed."""
+    from content.models import Tour
+
     if langs:
-        site_texts_changed.send(site, langs=langs)
+        signal = tour_texts_changed if isinstance(owner, Tour) else site_texts_changed
+        signal.send(owner, langs=langs)
 
 
 def site_sections(site: Site, *, lang: str, requested: str) -> dict[str, Any]:

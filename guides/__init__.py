@@ -24,3 +24,4 @@ def init_app(app: Flask) -> None:
     signals.language_counts.connect(published.ready_guide_counts)
     signals.site_seeded.connect(seeding.load_narration)
     signals.site_texts_changed.connect(catalogue.source_changed)
+    signals.tour_texts_changed.connect(catalogue.source_changed)

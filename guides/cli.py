@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from app.errors import DomainError
 from app.extensions import db
-from content.models import Site
+from content.models import Site, Tour
 from guides import executor, narrations, presenters, stages
 from guides.models import PipelineTask
 
@@ -178,28 +178,35 @@ def guide_build(site: str | None, all_sites: bool, langs: str | None, publish: b
 
 
 @guide_cli.command("translate-texts")
-@click.argument("site", required=False)
-@click.option("--all", "all_sites", is_flag=True, help="Every site with a source text.")
+@click.argument("slug", required=False)
+@click.option("--all", "everything", is_flag=True, help="Every site and tour with a source text.")
 @click.option("--langs", default=None, help="Comma-separated languages (default: all served).")
-def guide_translate_texts(site: str | None, all_sites: bool, langs: str | None) -> None:
-    """Machine-translate sites' summaries and descriptions now, where no person wrote them."""
+def guide_translate_texts(slug: str | None, everything: bool, langs: str | None) -> None:
+    """Machine-translate sites' and tours' names, summaries and descriptions now, where no
+    person wrote them (SLUG: a site's or a tour's)."""
     from guides import catalogue
 
-    if bool(site) == all_sites:
-        raise click.UsageError("name a site, or give --all")
-    query = db.select(Site).order_by(Site.slug)
-    sites = list(db.session.scalars(query if all_sites else query.where(Site.slug == site)))
-    if not sites:
-        raise click.ClickException(f"no site {site!r}")
-    for row in sites:
-        job = catalogue.start_catalogue_job(site=row, langs=_langs(langs))
+    if bool(slug) == everything:
+        raise click.UsageError("name a site or a tour, or give --all")
+    owners: list[Site | Tour] = []
+    for model in (Site, Tour):
+        query = db.select(model).order_by(model.slug)
+        owners += db.session.scalars(query if everything else query.where(model.slug == slug))
+    if not owners:
+        raise click.ClickException(f"no site or tour {slug!r}")
+    for owner in owners:
+        job = (
+            catalogue.start_tour_texts_job(tour=owner, langs=_langs(langs))
+            if isinstance(owner, Tour)
+            else catalogue.start_catalogue_job(site=owner, langs=_langs(langs))
+        )
         if job is None:
-            click.echo(f"{row.slug:<34} nothing to translate (a person wrote every language)")
+            click.echo(f"{owner.slug:<34} nothing to translate (a person wrote every language)")
             continue
         db.session.commit()
         job = executor.run_job_here(job_id=job.id)
         states = ", ".join(f"{t.lang}: {t.state}" for t in job.tasks)
-        click.echo(f"{row.slug:<34} {states}")
+        click.echo(f"{owner.slug:<34} {states}")
 
 
 @guide_cli.command("work")

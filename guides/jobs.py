@@ -24,7 +24,7 @@ from app.db import utcnow
 from app.errors import NotFound
 from app.extensions import db, locked
 from app.states import StateMachine
-from content.models import Provenance, Site
+from content.models import Provenance, Site, Tour
 from guides import publishing
 from guides.models import (
     JobState,
@@ -193,15 +193,17 @@ def create_job(
 def create_translation_job(
     *,
     kind: str,
-    site: Site,
+    owner: Site | Tour,
     source_lang: str,
     targets: Sequence[str],
     requested_by_id: int | None = None,
 ) -> PipelineJob:
-    """A job of one translate task per target language, none waiting for another (a site's
-    catalogue texts, or what another domain registered: `stages.register_job_kind`)."""
+    """A job of one translate task per target language, none waiting for another (a site's or
+    a tour's catalogue texts, or what another domain registered: `stages.register_job_kind`)."""
+    is_tour = isinstance(owner, Tour)
     job = PipelineJob(
-        site_id=site.id,
+        site_id=None if is_tour else owner.id,
+        tour_id=owner.id if is_tour else None,
         narration_id=None,
         kind=kind,
         source_lang=source_lang,
@@ -224,7 +226,7 @@ def create_translation_job(
         action="pipeline_job.create",
         object_type="pipeline_job",
         object_id=job.id,
-        changes={"site": site.slug, "langs": list(targets), "kind": kind},
+        changes={"tour" if is_tour else "site": owner.slug, "langs": list(targets), "kind": kind},
     )
     return job
 
@@ -456,7 +458,7 @@ def _mark_waiting_for_models(job: PipelineJob) -> None:
     for task in job.tasks:
         if task.stage == TaskStage.SPEECH.value and task.state == TaskState.PENDING.value:
             publishing.mark_waiting_for_model(
-                site_id=job.site_id,
+                site_id=job.guide_site_id,
                 lang=task.lang,
                 reason=task.error_message or task.error_reason or "waiting for a model",
             )

@@ -237,20 +237,33 @@ class GuideTrackFile(db.Model):  # type: ignore[name-defined,misc]
         return f"<GuideTrackFile {self.format} {self.sha256[:12]}>"
 
 
-#: The kind of job that machine-translates a site's catalogue texts (guides/catalogue.py).
+#: The kind of job that machine-translates a site's or a tour's catalogue texts
+#: (guides/catalogue.py).
 CATALOGUE_JOB = "catalogue"
 
 
 class PipelineJob(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
-    """A run of the speech pipeline for one site; its tasks are the truth of its progress."""
+    """A run of the speech pipeline for one site (or, for a catalogue job, one site's or one
+    tour's texts); its tasks are the truth of its progress."""
 
     __tablename__ = "pipeline_jobs"
     __table_args__ = (
         CheckConstraint(in_values("state", tuple(s.value for s in JobState)), name="state_known"),
+        # A narration or build job is a site's; a catalogue job is a site's or a tour's.
+        CheckConstraint(
+            "(site_id IS NULL) != (tour_id IS NULL)"
+            f" AND (tour_id IS NULL OR kind = '{CATALOGUE_JOB}')",
+            name="one_subject",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True, default=None
+    )
+    tour_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tours.id", ondelete="CASCADE"), index=True, default=None
+    )
     narration_id: Mapped[int | None] = mapped_column(
         ForeignKey("narrations.id", ondelete="SET NULL"), default=None
     )
@@ -276,8 +289,16 @@ class PipelineJob(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
         order_by="PipelineTask.id",
     )
 
+    @property
+    def guide_site_id(self) -> int:
+        """The site whose guide a narration or build job makes (each of those has one)."""
+        if self.site_id is None:
+            raise ValueError(f"job {self.id} translates a tour's texts: it makes no guide")
+        return self.site_id
+
     def __repr__(self) -> str:
-        return f"<PipelineJob {self.id} site={self.site_id} {self.state}>"
+        subject = f"tour={self.tour_id}" if self.tour_id else f"site={self.site_id}"
+        return f"<PipelineJob {self.id} {subject} {self.state}>"
 
 
 class PipelineTask(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]

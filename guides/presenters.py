@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.extensions import db
-from content.models import Site
+from content.models import Site, Tour
 from guides import review
 from guides.jobs import FINAL_TASK_STATES
 from guides.models import (
@@ -23,7 +23,8 @@ from guides.published import file_url
 
 def job_view(job: PipelineJob) -> dict[str, Any]:
     """A job's overall state, then each stage per language, for staff to watch."""
-    site = db.session.get(Site, job.site_id)
+    site = db.session.get(Site, job.site_id) if job.site_id is not None else None
+    tour = db.session.get(Tour, job.tour_id) if job.tour_id is not None else None
     tasks = list(job.tasks)
     done = sum(1.0 if TaskState(t.state) in FINAL_TASK_STATES else t.progress for t in tasks)
     languages: dict[str, dict[str, Any]] = {}
@@ -40,6 +41,7 @@ def job_view(job: PipelineJob) -> dict[str, Any]:
     return {
         "id": job.id,
         "site": site.slug if site else None,
+        "tour": tour.slug if tour else None,
         "narration_id": job.narration_id,
         "kind": job.kind,
         "status": job.state,

@@ -176,8 +176,8 @@ def track_with_key(*, site_id: int, lang: str, key: str) -> GuideTrack | None:
 
 def record_track(*, job: PipelineJob, staged: StagedTrack) -> GuideTrack:
     """The track's rows; with auto-publish, it is published in the same transaction."""
-    guide = guide_row(job.site_id, staged.lang)
-    track = track_with_key(site_id=job.site_id, lang=staged.lang, key=staged.key)
+    guide = guide_row(job.guide_site_id, staged.lang)
+    track = track_with_key(site_id=job.guide_site_id, lang=staged.lang, key=staged.key)
     if track is None:
         track = GuideTrack(
             guide_id=guide.id,

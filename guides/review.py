@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from app import audit
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from content.models import Provenance, Site
 from guides import publishing
-from guides.models import Guide, Narration
+from guides.models import Guide, GuideTrack, Narration, NarrationText
 
 
 class ReviewState(enum.StrEnum):
@@ -74,12 +76,22 @@ def review_state(narration: Narration, lang: str, guide: Guide | None) -> Review
     """Where one language of a narration stands in review."""
     text, provenance, approved = words(narration, lang)
     published = guide.published_track if guide is not None else None
+    waiting = guide is not None and guide.draft_track_id is not None
+    return _state(text, provenance, approved, published.transcript if published else None, waiting)
+
+
+def _state(
+    text: str | None,
+    provenance: str | None,
+    approved: bool,
+    published_transcript: str | None,
+    draft_waiting: bool,
+) -> ReviewState:
     if (
         text
-        and published is not None
-        and guide is not None
-        and guide.draft_track_id is None
-        and _same_words(published.transcript, text)
+        and published_transcript is not None
+        and not draft_waiting
+        and _same_words(published_transcript, text)
     ):
         return ReviewState.PUBLISHED
     if text and approved:
@@ -87,6 +99,74 @@ def review_state(narration: Narration, lang: str, guide: Guide | None) -> Review
     if text and provenance == Provenance.HUMAN.value:
         return ReviewState.NEEDS_REVIEW
     return ReviewState.MACHINE
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One site's newest narration in the review queue, with each language's state."""
+
+    narration_id: int
+    site_id: int
+    states: dict[str, str]
+
+
+def review_queue() -> list[QueueRow]:
+    """Every site's newest narration and the review state of each served language, read as
+    plain rows in three queries (no ORM objects: the queue covers every site)."""
+    newest = select(func.max(Narration.id)).group_by(Narration.site_id)
+    narrations = db.session.execute(
+        select(
+            Narration.id,
+            Narration.site_id,
+            Narration.source_lang,
+            Narration.text,
+            Narration.source_provenance,
+            Narration.source_reviewed,
+        ).where(Narration.id.in_(newest))
+    ).all()
+    texts: dict[int, dict[str, tuple[str | None, str | None, bool]]] = {}
+    for text_row in db.session.execute(
+        select(
+            NarrationText.narration_id,
+            NarrationText.lang,
+            NarrationText.text,
+            NarrationText.provenance,
+            NarrationText.reviewed,
+        ).where(NarrationText.narration_id.in_(newest))
+    ):
+        texts.setdefault(text_row.narration_id, {})[text_row.lang] = (
+            text_row.text,
+            text_row.provenance,
+            text_row.reviewed,
+        )
+    guides: dict[tuple[int, str], tuple[str | None, bool]] = {}
+    published = aliased(GuideTrack)
+    site_ids = sorted({row.site_id for row in narrations})
+    if site_ids:
+        for guide in db.session.execute(
+            select(Guide.site_id, Guide.lang, Guide.draft_track_id, published.transcript)
+            .outerjoin(published, published.id == Guide.published_track_id)
+            .where(Guide.site_id.in_(site_ids))
+        ):
+            guides[(guide.site_id, guide.lang)] = (
+                guide.transcript,
+                guide.draft_track_id is not None,
+            )
+    configured = list(current_app.config["LANGUAGES"])
+    queue = []
+    for row in narrations:
+        states: dict[str, str] = {}
+        own = texts.get(row.id, {})
+        for lang in [row.source_lang, *(code for code in configured if code != row.source_lang)]:
+            words_of: tuple[str | None, str | None, bool] = (
+                (row.text, row.source_provenance, row.source_reviewed)
+                if lang == row.source_lang
+                else own.get(lang, (None, None, False))
+            )
+            transcript, waiting = guides.get((row.site_id, lang), (None, False))
+            states[lang] = _state(*words_of, transcript, waiting).value
+        queue.append(QueueRow(narration_id=row.id, site_id=row.site_id, states=states))
+    return queue
 
 
 def approve(*, narration_id: int, lang: str) -> ReviewState:

@@ -100,6 +100,9 @@ class JobLanguageSchema(Schema):
 class JobSchema(Schema):
     id = fields.Integer()
     site = fields.String(allow_none=True)
+    tour = fields.String(
+        allow_none=True, metadata={"description": "A catalogue job translating a tour's texts"}
+    )
     narration_id = fields.Integer(allow_none=True)
     kind = fields.String()
     status = fields.String(

@@ -4,8 +4,8 @@ a stage, so the web process can import the guide domain without loading the spee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.db import utcnow
 from app.extensions import db
 from audio_pipeline.settings import PipelineSettings
-from content.models import Provenance, Site, SiteText
+from content.models import Provenance, Site, SiteText, Tour, TourText
 from guides import publishing
 from guides.models import (
     CATALOGUE_JOB,
@@ -227,31 +227,65 @@ def install_model(path: Path) -> list[Any]:
         return [registry.install(path)]
 
 
-def site_glossary(site_id: int) -> Any:
-    """The town's glossary with the site's own names first: its name in every language it has
-    a text in (so "Hội quán Phúc Kiến" comes out of translation as "Fujian Assembly Hall"),
-    with the unaccented spelling of each Latin-script name as a variant Whisper may write; then
-    the terms staff added in the console (the site's, then the town's), then the seed's."""
+def _name_term(texts: list[Any], names: Mapping[str, str | None]) -> dict[str, Any] | None:
+    """A site's or tour's name as a glossary term: its form in every language it has a text
+    in, with `names` put in their languages' places (None leaves a language out), and the
+    unaccented spelling of each Latin-script name as a variant Whisper may write."""
     from unidecode import unidecode
 
-    from audio_pipeline.glossary import Glossary
     from audio_pipeline.languages import language
 
-    site = db.session.get(Site, site_id)
-    forms = {text.lang: text.name for text in (site.texts if site else []) if text.name.strip()}
-    items: list[dict[str, Any]] = []
-    if len(forms) >= 2:
-        variants = {
-            lang: [unidecode(name)]
-            for lang, name in forms.items()
-            if language(lang).latin and unidecode(name) != name
-        }
-        items.append({"forms": forms, "variants": variants})
-    # Staff's terms (the console's Glossary): the site's own first, then the town's.
-    items += [{"forms": t.forms, "variants": t.variants} for t in staff_terms(site_id)]
+    forms = {text.lang: text.name for text in texts if text.name.strip()}
+    for lang, name in names.items():
+        if name:
+            forms[lang] = name
+        else:
+            forms.pop(lang, None)
+    if len(forms) < 2:
+        return None
+    variants = {
+        lang: [unidecode(name)]
+        for lang, name in forms.items()
+        if language(lang).latin and unidecode(name) != name
+    }
+    return {"forms": forms, "variants": variants}
+
+
+def _glossary_with(items: list[dict[str, Any]]) -> Any:
+    from audio_pipeline.glossary import Glossary
+
     if not items:
         return engines().glossary()
     return engines().glossary().merged(Glossary.from_data(items))
+
+
+def _staff_items(site_id: int | None) -> list[dict[str, Any]]:
+    return [{"forms": t.forms, "variants": t.variants} for t in staff_terms(site_id)]
+
+
+def site_glossary(site_id: int, *, names: Mapping[str, str | None] | None = None) -> Any:
+    """The town's glossary with the site's own names first: its name in every language it has
+    a text in (so "Hội quán Phúc Kiến" comes out of translation as "Fujian Assembly Hall"),
+    or as `names` gives it (a name being translated is left out, so that it is translated
+    again); then the terms staff added in the console (the site's, then the town's), then
+    the seed's."""
+    site = db.session.get(Site, site_id)
+    own = _name_term(site.texts if site else [], names or {})
+    return _glossary_with([*([own] if own else []), *_staff_items(site_id)])
+
+
+def tour_glossary(tour_id: int, *, names: Mapping[str, str | None] | None = None) -> Any:
+    """As `site_glossary` for a tour: its own names, then each stop's site's names (so the
+    text calls a stop as the stop's page does), then the town's terms staff added and the
+    seed's."""
+    tour = db.session.get(Tour, tour_id)
+    items: list[dict[str, Any]] = []
+    own = _name_term(tour.texts if tour else [], names or {})
+    items += [own] if own else []
+    for stop in tour.stops if tour else []:
+        term = _name_term(stop.site.texts, {})
+        items += [term] if term else []
+    return _glossary_with(items + _staff_items(None))
 
 
 def staff_terms(site_id: int | None) -> list[GlossaryTerm]:
@@ -406,58 +440,98 @@ def machine_translate(text: str, *, source: str, target: str, glossary: Any) -> 
     return str(join(translation.structure, target))
 
 
+#: The longest name a site's or tour's text may have (their `name` columns).
+NAME_MAX_CHARS = 200
+
+
+def _catalogue_owner(job: PipelineJob) -> Site | Tour | None:
+    if job.tour_id is not None:
+        return db.session.get(Tour, job.tour_id)
+    return db.session.get(Site, job.site_id) if job.site_id is not None else None
+
+
+def _name_is_translated(owner: Site | Tour, source: SiteText | TourText) -> bool:
+    """A tour's name says what the walk is: always translated. A site's name is a proper name
+    unless people translated it (a person's text in another language names it otherwise:
+    "Chùa Cầu" is the "Japanese Covered Bridge"); a name nobody translated is kept."""
+    if isinstance(owner, Tour):
+        return True
+    return any(
+        text.lang != source.lang
+        and text.provenance == Provenance.HUMAN.value
+        and text.name != source.name
+        for text in owner.texts
+    )
+
+
+def _kept_name(owner: Site | Tour, source: SiteText | TourText) -> str:
+    """The name shown when the machine's will not do: a person's English, else the source's."""
+    english = owner.text_for("en")
+    human = english is not None and english.provenance == Provenance.HUMAN.value
+    return english.name if english is not None and human else source.name
+
+
 def translate_catalogue(task: PipelineTask, beat: Progress) -> Outcome:
-    """A site's summary and description, machine-translated from the source language into the
-    task's, unless a person wrote that language's text (then, and at apply, a human wins)."""
-    site = db.session.get(Site, task.job.site_id)
-    source = site.text_for(task.job.source_lang) if site is not None else None
-    if site is None or source is None:
-        raise StageError("text_missing", "the site or its source text was deleted")
-    existing = site.text_for(task.lang)
+    """A site's or tour's name (where it is translated), summary and description,
+    machine-translated from the source language into the task's, unless a person wrote that
+    language's text (then, and at apply, a human wins)."""
+    from audio_pipeline.errors import TextRejected
+
+    owner = _catalogue_owner(task.job)
+    source = owner.text_for(task.job.source_lang) if owner is not None else None
+    if owner is None or source is None:
+        raise StageError("text_missing", "the site or tour, or its source text, was deleted")
+    existing = owner.text_for(task.lang)
     if existing is not None and existing.provenance == Provenance.HUMAN.value:
         return Outcome("skip", {"provenance": Provenance.HUMAN.value})
-    glossary = site_glossary(site.id)
-    translated: dict[str, str] = {}
+    glossary_of = tour_glossary if isinstance(owner, Tour) else site_glossary
+
+    def translate(text: str, glossary: Any) -> str:
+        return machine_translate(
+            text, source=task.job.source_lang, target=task.lang, glossary=glossary
+        )
+
+    beat.progress = 0.05
+    name = source.name
+    if _name_is_translated(owner, source):
+        # The name's own earlier translation is left out of the glossary: it is made again.
+        with suppress(TextRejected):  # too plain to tell its language ("Hoi An"): kept
+            name = translate(source.name, glossary_of(owner.id, names={task.lang: None}))
+        if not name.strip() or len(name) > NAME_MAX_CHARS:
+            name = _kept_name(owner, source)  # the model rambled: a name is a few words
+    # The texts keep the name as it was just translated.
+    glossary = glossary_of(owner.id, names={task.lang: name})
+    translated: dict[str, str] = {"name": name}
     parts = [("summary", source.summary), ("description", source.description)]
     for index, (name_of, text) in enumerate(parts):
         beat.progress = 0.1 + 0.8 * index / len(parts)
-        translated[name_of] = (
-            machine_translate(
-                text, source=task.job.source_lang, target=task.lang, glossary=glossary
-            )
-            if text.strip()
-            else ""
-        )
-    # A name is a proper name: the language's own, else English's, else the source's.
-    english = site.text_for("en")
-    name = existing.name if existing else (english or source).name
+        translated[name_of] = translate(text, glossary) if text.strip() else ""
     if existing is not None and all(getattr(existing, f) == t for f, t in translated.items()):
         return Outcome("skip", {"provenance": Provenance.MACHINE.value, "unchanged": True})
+    owner_id, is_tour = owner.id, isinstance(owner, Tour)
 
     def apply() -> None:
         from content.cache import bump_catalogue_version
         from content.services import refresh_search_document
 
-        row = db.session.get(Site, site.id)
+        row: Site | Tour | None = (
+            db.session.get(Tour, owner_id) if is_tour else db.session.get(Site, owner_id)
+        )
         assert row is not None
         current = row.text_for(task.lang)
         if current is not None and current.provenance == Provenance.HUMAN.value:
             return  # a person wrote it meanwhile
         if current is None:
-            row.texts.append(
-                SiteText(
-                    lang=task.lang,
-                    name=name,
-                    provenance=Provenance.MACHINE.value,
-                    reviewed=False,
-                    **translated,
-                )
-            )
+            text_type = TourText if isinstance(row, Tour) else SiteText
+            machine = {"provenance": Provenance.MACHINE.value, "reviewed": False}
+            row.texts.append(text_type(lang=task.lang, **machine, **translated))
         else:
-            current.summary, current.description = translated["summary"], translated["description"]
+            for field_name, value in translated.items():
+                setattr(current, field_name, value)
             current.reviewed = False
-        row.updated_at = utcnow()
-        refresh_search_document(row)
+        row.updated_at = utcnow()  # the row's version moves: ETags, packs and /sync follow
+        if isinstance(row, Site):
+            refresh_search_document(row)
         bump_catalogue_version()
 
     chars = sum(len(text) for text in translated.values())
@@ -489,7 +563,7 @@ def _speech(task: PipelineTask, narration: Narration, beat: Progress) -> Outcome
     )
     if guide is not None and guide.published_key == plan.key:
         return Outcome("skip", {"key": plan.key, "published": True})
-    built = publishing.track_with_key(site_id=job.site_id, lang=task.lang, key=plan.key)
+    built = publishing.track_with_key(site_id=job.guide_site_id, lang=task.lang, key=plan.key)
     if built is not None:
         return _offer_again(job, task.lang, plan.key, built.id)
     beat.progress = 0.2
@@ -528,9 +602,9 @@ def _offer_again(job: PipelineJob, lang: str, key: str, track_id: int) -> Outcom
     """A track with this key was built before (and not published): offer it for review."""
 
     def reoffer() -> None:
-        row = publishing.track_with_key(site_id=job.site_id, lang=lang, key=key)
+        row = publishing.track_with_key(site_id=job.guide_site_id, lang=lang, key=key)
         assert row is not None and row.id == track_id
-        target = publishing.guide_row(job.site_id, lang)
+        target = publishing.guide_row(job.guide_site_id, lang)
         publishing.offer_track(
             guide=target, track=row, auto_publish=job.auto_publish, narration_id=job.narration_id
         )

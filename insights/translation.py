@@ -42,7 +42,7 @@ def start_comment_translation(item: Feedback) -> PipelineJob | None:
     if not item.comment or source == target or site is None:
         return None
     job = jobs.create_translation_job(
-        kind=FEEDBACK_JOB, site=site, source_lang=source, targets=[target]
+        kind=FEEDBACK_JOB, owner=site, source_lang=source, targets=[target]
     )
     item.translation_job_id = job.id
     db.session.flush()

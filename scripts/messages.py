@@ -40,6 +40,8 @@ def known(folder: Path, lang: str) -> set[str]:
 def add_missing(folder: Path, lang: str = "vi") -> list[str]:
     missing = {k: v for k, v in words_in(folder).items() if k not in known(folder, lang)}
     target = folder / "translations" / lang / "LC_MESSAGES" / "messages.po"
+    if not missing:
+        return []  # nothing new: no file written (nor an empty catalogue made)
     if target.exists():
         with target.open("rb") as source:
             catalog = read_po(source)

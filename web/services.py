@@ -112,9 +112,7 @@ def site_page_view(*, slug: str, requested: str) -> dict[str, Any]:
         "name": text.name if text else site.slug,
         "summary": text.summary if text else "",
         "description": text.description if text else "",
-        "text_machine": bool(
-            text and text.provenance == Provenance.MACHINE.value and not text.reviewed
-        ),
+        "text_machine": presenters.machine_translated(text),
         "address": site.address.get(lang) or site.address.get("en") or site.address.get("vi"),
         "opening_hours": site.opening_hours,
         "lat": site.lat,
@@ -250,10 +248,6 @@ def tour_page_view(*, slug: str, requested: str) -> dict[str, Any]:
     return {
         **card,
         "stops": stops,
-        "machine": bool(
-            (text := tour.text_for(card["lang"]))
-            and text.provenance == Provenance.MACHINE.value
-            and not text.reviewed
-        ),
+        "machine": card["machine_translated"],
         "url": presenters.public_url(f"/tours/{tour.slug}"),
     }

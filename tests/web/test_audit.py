@@ -134,9 +134,7 @@ def test_clock_reads_like_the_player() -> None:
     assert [clock(s) for s in (0, 59.6, 187.4, 3727)] == ["0:00", "1:00", "3:07", "1:02:07"]
 
 
-def test_each_language_is_its_own_canonical_and_x_default_is_none_of_them(
-    client: Any, app: Any
-) -> None:
+def test_each_language_and_the_x_default_are_their_own_canonicals(client: Any, app: Any) -> None:
     canonicals = set()
     for lang in ("en", "vi", "fr"):
         html = client.get(f"/s/{SITE}?lang={lang}").get_data(as_text=True)
@@ -145,12 +143,20 @@ def test_each_language_is_its_own_canonical_and_x_default_is_none_of_them(
         assert canonical == alternates[lang]  # self-referencing, as hreflang wants
         assert canonical != alternates["x-default"]
         canonicals.add(canonical)
-    # The address without ?lang= (it picks the language itself) is the x-default, and its
-    # canonical is the language it served.
+    assert len(canonicals) == 3
+    # The address without ?lang= (it picks the language itself) is the x-default, and its own
+    # canonical: one naming another address of the hreflang set would take it out of the set
+    # (Lighthouse: "points to another hreflang location").
     fresh = app.test_client()  # no language remembered in a cookie
-    html = fresh.get(f"/s/{SITE}", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    [canonical] = re.findall(r'<link rel="canonical" href="([^"]+)">', html)
-    assert canonical.endswith("?lang=en") and len(canonicals) == 3
+    for path in (f"/s/{SITE}", "/", "/tours/assembly-halls-walk"):
+        html = fresh.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+        [canonical] = re.findall(r'<link rel="canonical" href="([^"]+)">', html)
+        alternates = dict(re.findall(r'rel="alternate" hreflang="([^"]+)" href="([^"]+)"', html))
+        assert canonical == alternates["x-default"] and canonical.endswith(path), path
+        assert canonical not in canonicals
+    # An unknown ?lang= is ignored: the page it served is that language's.
+    html = fresh.get(f"/s/{SITE}?lang=xx", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert re.findall(r'<link rel="canonical" href="([^"]+)">', html)[0].endswith("?lang=en")
 
 
 def test_jsonld_of_a_place_has_no_in_language(client: Any) -> None:

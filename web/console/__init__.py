@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
         reports,
         review,
         site_images,
+        site_panoramas,
         sites,
         tours,
         users,

@@ -197,4 +197,8 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
         405: _("This page cannot be used that way."),
         413: _("The file is too large."),
     }
+    # An upload page may say its own limit (a view's `too_large`).
+    explain = getattr(current_app.view_functions.get(request.endpoint or ""), "too_large", None)
+    if code == 413 and callable(explain):
+        return error_page(code, explain())
     return error_page(code, words.get(code, _("Something went wrong.")))

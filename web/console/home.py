@@ -17,7 +17,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.health import service_checks
 from app.i18n import N_, _
-from content.models import Site, SiteText
+from content.models import Site, SiteText, Tour
 from guides.models import Guide, JobState, PipelineJob, PipelineTask, TaskStage, TaskState
 from ticketing import checkin
 from web.console.access import allowed, bp, menu_item, staff, staff_page
@@ -42,6 +42,26 @@ def site_names(site_ids: set[int], lang: str) -> dict[int, str]:
         if text_lang:
             forms[text_lang] = name
     return {sid: f.get(lang) or f.get("vi") or f[""] for sid, f in names.items()}
+
+
+def job_subjects(rows: list[PipelineJob], lang: str) -> dict[int, str]:
+    """What each job works on, by job id: its site's name, or its tour's (a catalogue job that
+    translates a tour's texts), in `lang` else Vietnamese else the slug."""
+    sites = site_names({job.site_id for job in rows if job.site_id is not None}, lang)
+    tours = {
+        tour.id: tour
+        for tour in db.session.scalars(
+            select(Tour).where(Tour.id.in_({job.tour_id for job in rows if job.tour_id}))
+        )
+    }
+    subjects: dict[int, str] = {}
+    for job in rows:
+        if job.site_id is not None:
+            subjects[job.id] = sites.get(job.site_id, "")
+        elif (tour := tours.get(job.tour_id or 0)) is not None:
+            text = tour.text_for(lang) or tour.text_for("vi")
+            subjects[job.id] = text.name if text else tour.slug
+    return subjects
 
 
 def _waiting_review() -> list[dict[str, Any]]:
@@ -132,13 +152,14 @@ def home() -> str:
     editor = allowed(principal, frozenset({"editor"}))
     jobs = _jobs() if editor else []
     review = _waiting_review() if editor else []
-    names = site_names({r["site_id"] for r in review} | {j.site_id for j in jobs}, "vi")
+    names = site_names({r["site_id"] for r in review}, "vi")
     return render_template(
         "console/home.html",
         editor=editor,
         review=review,
         jobs=jobs,
         names=names,
+        subjects=job_subjects(jobs, "vi"),
         pending=_pending_languages() if editor else [],
         changes=audit.people_entries(limit=12),
         health=_health() if allowed(principal, frozenset({"admin"})) else None,

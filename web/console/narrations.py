@@ -22,7 +22,7 @@ from guides import executor, jobs, narrations, presenters, stages
 from guides.models import JobState, Narration, PipelineJob
 from guides.published import media_dir
 from web.console.access import bp, job_state, menu_item, staff, staff_page
-from web.console.home import site_names
+from web.console.home import job_subjects, site_names
 
 menu_item("narrations", N_("Narrations"), "editor")
 
@@ -75,7 +75,7 @@ def _page(
     *, status: int = 200, error: str | None = None, form: dict[str, Any] | None = None
 ) -> Any:
     rows, _total = jobs.list_jobs(per_page=20)
-    names = site_names({job.site_id for job in rows}, ui_language())
+    names = job_subjects(rows, ui_language())
     return (
         render_template(
             "console/narrations.html",
@@ -226,12 +226,11 @@ def job_document(job: PipelineJob) -> dict[str, Any]:
 @staff_page("editor")
 def job_page(job_id: int) -> str:
     job = _job(job_id)
-    names = site_names({job.site_id}, ui_language())
     return render_template(
         "console/job.html",
         job=job,
         view=job_document(job),
-        site_name=names.get(job.site_id, ""),
+        site_name=job_subjects([job], ui_language()).get(job.id, ""),
         stage_names=stage_names(),
     )
 
@@ -256,7 +255,7 @@ def job_retry(job_id: int) -> WerkzeugResponse:
     """A new job for the same narration and languages: what succeeded is skipped by its key."""
     job = _job(job_id)
     narration = db.session.get(Narration, job.narration_id) if job.narration_id else None
-    site = db.session.get(Site, job.site_id)
+    site = db.session.get(Site, job.site_id) if job.site_id is not None else None
     if narration is None or site is None:
         raise NotFound(_("The narration of this job was deleted."))
     again = jobs.create_job(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.db import utcnow
@@ -22,6 +22,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.i18n import N_, _, ui_language
 from content.models import Site
+from content.search import build_document
 from guides import executor, narrations, presenters, publishing, review, stages
 from guides.models import Narration, PipelineTask, SourceKind, TaskStage
 from insights import feedback as tourist_feedback
@@ -44,34 +45,57 @@ def state_names() -> dict[str, str]:
     }
 
 
+#: Sites listed on one page of the review queue.
+PER_PAGE = 50
+
+
 @bp.route("/review", endpoint="review")
 @staff_page("editor")
 def review_list() -> str:
-    """Every site's newest narration with the review state of each language."""
-    newest = select(func.max(Narration.id)).group_by(Narration.site_id)
-    rows = list(db.session.scalars(select(Narration).where(Narration.id.in_(newest))))
+    """Every site's newest narration with the review state of each language, by site name,
+    a page at a time; `state` (with `lang`, in that language) keeps the sites with a language
+    in that state, and the counts of each state are over the whole queue."""
+    wanted_state = request.args.get("state", "")
+    if wanted_state not in {state.value for state in review.ReviewState}:
+        wanted_state = ""
+    wanted_lang = request.args.get("lang", "")
+    if wanted_lang not in current_app.config["LANGUAGES"]:
+        wanted_lang = ""
+    rows = review.review_queue()
     names = site_names({row.site_id for row in rows}, ui_language())
     items: list[dict[str, Any]] = []
-    by_site = review.guides_by_site(row.site_id for row in rows)
-    for narration in rows:
-        guides = by_site.get(narration.site_id, {})
+    counts = dict.fromkeys(state_names(), 0)
+    for row in rows:
+        states = row.states
+        looked_at = [states[wanted_lang]] if wanted_lang in states else list(states.values())
+        if wanted_lang and wanted_lang not in states:
+            looked_at = []
+        for state in looked_at:
+            counts[state] += 1
+        if wanted_state and wanted_state not in looked_at:
+            continue
         items.append(
             {
-                "narration": narration,
-                "name": names.get(narration.site_id, ""),
-                "states": {
-                    lang: review.review_state(narration, lang, guides.get(lang)).value
-                    for lang in review.served_languages(narration)
-                },
+                "narration_id": row.narration_id,
+                "site_id": row.site_id,
+                "name": names.get(row.site_id, ""),
+                "states": states,
             }
         )
-    items.sort(key=lambda item: item["name"])
+    items.sort(key=lambda item: (build_document([item["name"]]), item["narration_id"]))
+    pages = max(1, -(-len(items) // PER_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
     return render_template(
         "console/review_list.html",
-        items=items,
+        items=items[(page - 1) * PER_PAGE : page * PER_PAGE],
+        total=len(items),
+        page=page,
+        pages=pages,
+        counts=counts,
+        args={"state": wanted_state, "lang": wanted_lang},
         languages=current_app.config["LANGUAGES"],
         state_names=state_names(),
-        reported=tourist_feedback.open_translation_errors(site_ids=(r.site_id for r in rows)),
+        reported=tourist_feedback.open_translation_errors(),
     )
 
 

@@ -12,13 +12,19 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.errors import PreconditionFailed
-from app.extensions import db
 from app.i18n import _, native_name
 from content import images, services
 from content.models import Site
 from content.schemas import SiteWriteSchema
 from web.console.access import bp, staff_page
-from web.console.sites import SLUG, display_name, expected_version, languages, schema_errors
+from web.console.sites import (
+    SLUG,
+    display_name,
+    expected_version,
+    languages,
+    schema_errors,
+    site_changed_meanwhile,
+)
 
 
 def limits() -> dict[str, int]:
@@ -80,12 +86,7 @@ def _save(site: Site, entries: list[dict[str, Any]]) -> Any | None:
 
 
 def _stale(slug: str) -> WerkzeugResponse:
-    db.session.rollback()
-    flash(
-        _("Someone else changed this site in the meantime; nothing was changed. Here it is now."),
-        "error",
-    )
-    return redirect(url_for("console.site_images", slug=slug))
+    return site_changed_meanwhile("console.site_images", slug)
 
 
 @bp.route(f"/sites/{SLUG}/images", methods=["POST"])

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app.errors import Conflict, PreconditionFailed
 from app.extensions import db
 from app.i18n import N_, _, native_name
-from content import services
+from content import panoramas, services
 from content.models import SITE_KINDS, Provenance, Site
 from content.schemas import SiteCreateSchema, SiteWriteSchema, flatten_site_input
 from web.console.access import bp, menu_item, staff_page
@@ -262,6 +262,7 @@ def _edit_page(
             native_name=native_name,
             field_label=field_label,
             display_name=display_name,
+            panorama_count=len(panoramas.site_panoramas(site)),
         ),
         status,
     )
@@ -292,6 +293,17 @@ def base_json(loaded: dict[str, str]) -> str:
 def expected_version() -> int:
     version: int = request.form.get("version", -1, type=int)
     return version
+
+
+def site_changed_meanwhile(endpoint: str, slug: str) -> WerkzeugResponse:
+    """Back to the site's page `endpoint`, saying that a form made from an older version of the
+    site changed nothing."""
+    db.session.rollback()
+    flash(
+        _("Someone else changed this site in the meantime; nothing was changed. Here it is now."),
+        "error",
+    )
+    return redirect(url_for(endpoint, slug=slug))
 
 
 def conflict_page(

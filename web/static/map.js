@@ -3,7 +3,8 @@
 (() => {
   "use strict";
   const box = document.getElementById("map");
-  if (!box || !window.L) return;
+  if (!box) return;
+  if (!window.L) { box.removeAttribute("data-reserve"); return; }  // Leaflet did not load
   const places = Array.from(document.querySelectorAll("[data-place]"));
   const point = (el) => [parseFloat(el.dataset.lat), parseFloat(el.dataset.lon)];
   box.hidden = false;
@@ -46,7 +47,8 @@
   const button = document.getElementById("near-me");
   const form = button && button.form;
   const status = document.getElementById("position");
-  if (!button || !form || !navigator.geolocation) return;
+  if (!button || !form) return;
+  if (!navigator.geolocation) { button.removeAttribute("data-reserve"); return; }
   button.hidden = false;
   button.addEventListener("click", () => {
     if (status) status.textContent = button.dataset.locating;

@@ -5,11 +5,13 @@ test and tests/guides run it)."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 
+from guides import review
 from tests.web.console.conftest import Console
 
 SITE = "quan-cong-temple"
@@ -191,6 +193,41 @@ def test_review_states_move_from_machine_to_published(
     listing = editor.get("/console/review")
     assert listing.status_code == 200 and "đã duyệt" in listing.text
     assert editor.get("/console/review/999999").status_code == 404
+
+
+def test_the_review_queue_filters_by_state_and_language_and_pages(
+    signed_in: Callable[..., Console], db: Any, monkeypatch: Any
+) -> None:
+    """The queue is kept to the sites with a language in the asked state (in the asked
+    language), each state's count is over the whole queue, and it comes a page at a time."""
+    from guides import narrations
+    from guides.models import NarrationText
+    from web.console import review as review_pages
+
+    editor = signed_in("editor")
+    for slug in (SITE, "japanese-covered-bridge"):
+        editor.get("/console/narrations")
+        editor.post("/console/narrations/text", {"site": slug, "text": VI_TEXT, "langs": ["vi"]})
+    narration = narrations.current_narration(narrations.site_by_slug(SITE))
+    narration.texts.append(NarrationText(lang="en", text="The temple.", provenance="human"))
+    db.session.flush()
+
+    listing = editor.get("/console/review?state=needs_review&lang=en")
+    assert listing.status_code == 200
+    assert f"/console/review/{narration.id}?lang=en" in listing.text
+    assert listing.text.count('class="badge state-') == len(review.served_languages(narration))
+    assert "cần duyệt (1)" in listing.text  # one site waits for review in English
+    approved = editor.get("/console/review?state=approved&lang=en").text
+    assert f"/console/review/{narration.id}?" not in approved
+    assert editor.get("/console/review?state=nonsense&lang=xx&page=-3").status_code == 200
+
+    monkeypatch.setattr(review_pages, "PER_PAGE", 1)
+    first, second = editor.get("/console/review").text, editor.get("/console/review?page=2").text
+    pages = int(re.search(r"Trang 1 / (\d+)", first).group(1))  # type: ignore[union-attr]
+    assert pages >= 2 and "page=2" in first and "Trang 2 / " in second
+    assert first.count('class="badge state-') < second.count("<tr>") * 10  # one site a page
+    past_the_end = editor.get("/console/review?page=999")
+    assert past_the_end.status_code == 200 and f"Trang {pages} / {pages}" in past_the_end.text
 
 
 def test_only_editors_open_narrations_and_review(signed_in: Callable[..., Console]) -> None:
