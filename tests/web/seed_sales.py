@@ -3,16 +3,18 @@ and the desk make them (three products, three tiers; paid in cash at the desk, b
 transfer through the bank's signed notification, by card through Stripe's signed webhook with
 Stripe faked at its HTTP edge), and a refund of one ticket at the desk.
 
-Run as `python -m tests.web.seed_sales` with the server's environment; it prints, as JSON,
-the figures the sales report must show, counted here from what was sold.
+Run as `python -m tests.web.seed_sales OUT.json` with the server's environment; it writes, as
+JSON, the figures the sales report must show, counted here from what was sold.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -106,7 +108,7 @@ def main() -> None:
         for (method, _), order in zip(SALES, orders, strict=True):
             methods[method] += 1
             revenue[method] += int(order["total"])
-        print(
+        Path(sys.argv[1]).write_text(
             json.dumps(
                 {
                     "orders": len(orders),

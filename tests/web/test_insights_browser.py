@@ -9,9 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -22,15 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import gunicorn_serving
-from tests.web.conftest import Server
+from tests.web.conftest import BIN, Server, speech_server
 from tests.web.console.conftest import browser_login, server_user
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 SITE = "cantonese-assembly-hall"
-SEED_SALES = "tests.web.seed_sales"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 pytestmark = pytest.mark.slow
@@ -39,31 +32,20 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn on a migrated, seeded SQLite database (no guides needed) with real sales: orders
-    of three products and tiers paid by cash, VietQR and card, and a refund (seed_sales)."""
+    of three products and tiers paid by cash, VietQR and card, and a refund (seed_sales, which
+    writes what they add up to in sales.json)."""
     workdir = tmp_path_factory.mktemp("insights-server")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    env = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": f"sqlite:///{workdir / 'hoian.db'}",
-        "MEDIA_DIR": str(workdir / "media"),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "FLASK_APP": "wsgi:app",
-        "LOG_JSON": "true",
-        "LOG_LEVEL": "WARNING",
-    }
-    commands = [[str(BIN / "flask"), *c] for c in (["db", "upgrade"], ["content", "load"])]
-    commands += [[str(BIN / "flask"), "tickets", "setup"], [sys.executable, "-m", SEED_SALES]]
-    for command in commands:
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=False)
-        assert done.returncode == 0, (command, done.stderr.decode()[-3000:])
-    # What the seeded sales add up to, as the seeding counted them.
-    (workdir / "sales.json").write_bytes(done.stdout.strip().splitlines()[-1])
-    with gunicorn_serving(listener, env=env, workdir=workdir):
-        yield Server("127.0.0.1", port, workdir)
+    flask = str(BIN / "flask")
+    yield from speech_server(
+        workdir,
+        env={},
+        commands=[
+            [flask, "db", "upgrade"],
+            [flask, "content", "load"],
+            [flask, "tickets", "setup"],
+            [sys.executable, "-m", "tests.web.seed_sales", str(workdir / "sales.json")],
+        ],
+    )
 
 
 def test_a_tourist_page_sends_its_events_and_takes_feedback(
