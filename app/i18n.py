@@ -121,7 +121,11 @@ class UiCatalogues:
             for directory in self.directories:
                 # One catalogue file per group of pages (messages.po, sites.po, ...).
                 for po in sorted((directory / lang / "LC_MESSAGES").glob("*.po")):
-                    merged.merge(_compile(po))
+                    compiled = _compile(po)
+                    merged.merge(compiled)
+                    # merge() keeps the empty catalogue's English plural rule (n != 1): the
+                    # language's own rule (Vietnamese: one form) picks the right msgstr.
+                    merged.plural = compiled.plural
             self._compiled[lang] = merged
         return self._compiled[lang]
 

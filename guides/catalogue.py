@@ -17,12 +17,10 @@ from typing import Any
 
 from flask import current_app
 
-from app import audit
-from app.extensions import db
 from content.models import Provenance, Site, Tour
 from guides import jobs
 from guides.models import CATALOGUE_JOB as CATALOGUE
-from guides.models import PipelineJob, PipelineTask, TaskStage, TaskState
+from guides.models import PipelineJob
 
 
 def _human(owner: Site | Tour, lang: str) -> bool:
@@ -55,35 +53,13 @@ def _start(
     targets = [lang for lang in wanted if lang != source and not _human(owner, lang)]
     if not targets:
         return None
-    is_tour = isinstance(owner, Tour)
-    job = PipelineJob(
-        site_id=None if is_tour else owner.id,
-        tour_id=owner.id if is_tour else None,
-        narration_id=None,
+    return jobs.create_translation_job(
         kind=CATALOGUE,
+        owner=owner,
         source_lang=source,
-        langs=targets,
-        auto_publish=False,
+        targets=targets,
         requested_by_id=requested_by_id,
     )
-    db.session.add(job)
-    for lang in targets:
-        job.tasks.append(
-            PipelineTask(
-                stage=TaskStage.TRANSLATE.value,
-                lang=lang,
-                state=TaskState.QUEUED.value,
-                max_attempts=current_app.config["PIPELINE_MAX_ATTEMPTS"],
-            )
-        )
-    db.session.flush()
-    audit.record(
-        action="pipeline_job.create",
-        object_type="pipeline_job",
-        object_id=job.id,
-        changes={"tour" if is_tour else "site": owner.slug, "langs": targets, "kind": CATALOGUE},
-    )
-    return job
 
 
 def source_changed(owner: Site | Tour, *, langs: Sequence[str], **_: Any) -> None:

@@ -24,7 +24,7 @@ from app.db import utcnow
 from app.errors import NotFound
 from app.extensions import db, locked
 from app.states import StateMachine
-from content.models import Provenance, Site
+from content.models import Provenance, Site, Tour
 from guides import publishing
 from guides.models import (
     JobState,
@@ -186,6 +186,47 @@ def create_job(
         object_type="pipeline_job",
         object_id=job.id,
         changes={"site": site.slug, "langs": list(targets), "kind": kind},
+    )
+    return job
+
+
+def create_translation_job(
+    *,
+    kind: str,
+    owner: Site | Tour,
+    source_lang: str,
+    targets: Sequence[str],
+    requested_by_id: int | None = None,
+) -> PipelineJob:
+    """A job of one translate task per target language, none waiting for another (a site's or
+    a tour's catalogue texts, or what another domain registered: `stages.register_job_kind`)."""
+    is_tour = isinstance(owner, Tour)
+    job = PipelineJob(
+        site_id=None if is_tour else owner.id,
+        tour_id=owner.id if is_tour else None,
+        narration_id=None,
+        kind=kind,
+        source_lang=source_lang,
+        langs=list(targets),
+        auto_publish=False,
+        requested_by_id=requested_by_id,
+    )
+    db.session.add(job)
+    for lang in targets:
+        job.tasks.append(
+            PipelineTask(
+                stage=TaskStage.TRANSLATE.value,
+                lang=lang,
+                state=TaskState.QUEUED.value,
+                max_attempts=current_app.config["PIPELINE_MAX_ATTEMPTS"],
+            )
+        )
+    db.session.flush()
+    audit.record(
+        action="pipeline_job.create",
+        object_type="pipeline_job",
+        object_id=job.id,
+        changes={"tour" if is_tour else "site": owner.slug, "langs": list(targets), "kind": kind},
     )
     return job
 

@@ -267,7 +267,9 @@ class PipelineJob(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     narration_id: Mapped[int | None] = mapped_column(
         ForeignKey("narrations.id", ondelete="SET NULL"), default=None
     )
-    kind: Mapped[str] = mapped_column(String(20))  # narration, build, CATALOGUE_JOB
+    # narration, build, translation, CATALOGUE_JOB, or a kind another domain registered
+    # (stages.register_job_kind: insights' "feedback", a tourist's comment into Vietnamese)
+    kind: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(12), default=JobState.QUEUED.value)
     source_lang: Mapped[str] = mapped_column(String(8))
     langs: Mapped[list[Any]] = mapped_column(default=list)

@@ -310,18 +310,30 @@ def seed_glossary() -> list[dict[str, Any]]:
 # --- running a stage --------------------------------------------------------------------------
 
 
+#: The work of job kinds with no narration, by kind: a site's catalogue texts here; other
+#: domains add theirs (`register_job_kind`), run by the same workers and engines.
+JOB_KINDS: dict[str, Callable[[PipelineTask, Progress], Outcome]] = {}
+
+
+def register_job_kind(kind: str, run: Callable[[PipelineTask, Progress], Outcome]) -> None:
+    """Let the workers run jobs of `kind` (each task through `run`, its outcome recorded as a
+    narration's task's is)."""
+    JOB_KINDS[kind] = run
+
+
 def run_stage(task: PipelineTask, beat: Progress) -> Outcome:
     """Do the task's work; a StageError when the pipeline refused or could not do it."""
     from audio_pipeline.errors import ModelMissing, PipelineError
 
     job = task.job
+    other_kind = JOB_KINDS.get(job.kind)
     narration = db.session.get(Narration, job.narration_id) if job.narration_id else None
-    if narration is None and job.kind != CATALOGUE_JOB:
+    if narration is None and other_kind is None:
         raise StageError("narration_missing", "the job's narration was deleted")
     stage = TaskStage(task.stage)
     try:
-        if job.kind == CATALOGUE_JOB:
-            return translate_catalogue(task, beat)
+        if other_kind is not None:
+            return other_kind(task, beat)
         assert narration is not None
         if stage is TaskStage.SOURCE:
             return _source(task, narration, beat)
@@ -410,6 +422,24 @@ def _translate(task: PipelineTask, narration: Narration, beat: Progress) -> Outc
     return Outcome("succeed", {"route": translation.route, "chars": len(text)}, apply)
 
 
+def machine_translate(text: str, *, source: str, target: str, glossary: Any) -> str:
+    """Text machine-translated by the translation stage's engine (Argos, sentence by sentence,
+    the glossary's names kept); ModelMissing when no installed model goes there."""
+    from audio_pipeline import steps
+    from audio_pipeline.text import join
+
+    eng = engines()
+    translation = steps.translate_text(
+        text=text,
+        source=source,
+        target=target,
+        translator=eng.translator(),
+        glossary=glossary,
+        settings=eng.settings,
+    )
+    return str(join(translation.structure, target))
+
+
 #: The longest name a site's or tour's text may have (their `name` columns).
 NAME_MAX_CHARS = 200
 
@@ -445,9 +475,7 @@ def translate_catalogue(task: PipelineTask, beat: Progress) -> Outcome:
     """A site's or tour's name (where it is translated), summary and description,
     machine-translated from the source language into the task's, unless a person wrote that
     language's text (then, and at apply, a human wins)."""
-    from audio_pipeline import steps
     from audio_pipeline.errors import TextRejected
-    from audio_pipeline.text import join
 
     owner = _catalogue_owner(task.job)
     source = owner.text_for(task.job.source_lang) if owner is not None else None
@@ -456,19 +484,12 @@ def translate_catalogue(task: PipelineTask, beat: Progress) -> Outcome:
     existing = owner.text_for(task.lang)
     if existing is not None and existing.provenance == Provenance.HUMAN.value:
         return Outcome("skip", {"provenance": Provenance.HUMAN.value})
-    eng = engines()
     glossary_of = tour_glossary if isinstance(owner, Tour) else site_glossary
 
     def translate(text: str, glossary: Any) -> str:
-        translation = steps.translate_text(
-            text=text,
-            source=task.job.source_lang,
-            target=task.lang,
-            translator=eng.translator(),
-            glossary=glossary,
-            settings=eng.settings,
+        return machine_translate(
+            text, source=task.job.source_lang, target=task.lang, glossary=glossary
         )
-        return join(translation.structure, task.lang)
 
     beat.progress = 0.05
     name = source.name
@@ -773,3 +794,6 @@ def language_models(
             }
         )
     return rows
+
+
+register_job_kind(CATALOGUE_JOB, translate_catalogue)

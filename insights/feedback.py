@@ -10,14 +10,15 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import audit
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.states import StateMachine
 from content.models import Site
-from insights.models import Feedback, FeedbackState
+from insights import translation
+from insights.models import Feedback, FeedbackState, FeedbackTopic
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def detect_language(text: str, *, languages: Iterable[str]) -> str | None:
 
 def submit_feedback(
     *,
-    rating: int,
+    rating: int | None,
     topic: str,
     comment: str,
     site_slug: str | None,
@@ -78,8 +79,33 @@ def submit_feedback(
     channel: str,
     languages: Iterable[str],
     now: datetime,
+    quote: str | None = None,
+    guide_lang: str | None = None,
 ) -> Feedback:
-    """Store a tourist's feedback; a comment with a link is held for moderation."""
+    """Store a tourist's feedback; a comment with a link is held for moderation, and one in
+    another language than the staff's is machine-translated for them after the commit.
+
+    A translation error keeps the sentence quoted and the language of the guide's text it is
+    about (the page's, unless said), so it reaches the review queue of that site and language;
+    it alone may come without a rating, when it quotes a sentence.
+    """
+    served = tuple(languages)
+    error = topic == FeedbackTopic.TRANSLATION_ERROR.value
+    quote = ((quote or "").strip() or None) if error else None
+    if rating is None and quote is None:
+        raise ValidationFailed(
+            "give a rating from 1 to 5 (only a quoted translation error may come without one)",
+            reason="rating_required",
+            errors={"rating": ["required"]},
+        )
+    if error:
+        guide_lang = guide_lang or page_lang
+        if guide_lang not in served:
+            raise ValidationFailed(
+                f"{guide_lang!r} is not a served language",
+                reason="unknown_language",
+                errors={"guide_language": [f"one of: {', '.join(served)}"]},
+            )
     site_id = None
     if site_slug is not None:
         site_id = db.session.scalar(select(Site.id).where(Site.slug == site_slug))
@@ -90,14 +116,16 @@ def submit_feedback(
                 errors={"site": ["unknown site"]},
             )
     comment = comment.strip()
-    held = has_link(comment)
+    held = has_link(comment) or (quote is not None and has_link(quote))
     feedback = Feedback(
         site_id=site_id,
         rating=rating,
         topic=topic,
         comment=comment,
+        quote=quote,
+        guide_lang=guide_lang if error else None,
         page_lang=page_lang,
-        detected_lang=detect_language(comment, languages=languages) if comment else None,
+        detected_lang=detect_language(comment, languages=served) if comment else None,
         channel=channel,
         state=(FeedbackState.HELD if held else FeedbackState.OPEN).value,
         held_reason="link" if held else None,
@@ -105,6 +133,7 @@ def submit_feedback(
     )
     db.session.add(feedback)
     db.session.flush()
+    translation.start_comment_translation(feedback)
     return feedback
 
 
@@ -162,3 +191,33 @@ def list_feedback(
 
 def audit_of(feedback: Feedback) -> list[audit.AuditLog]:
     return audit.people_entries(object_type="feedback", object_id=str(feedback.id))
+
+
+def _open_errors() -> tuple[Any, ...]:
+    """What makes an item an open translation error (the review queue's)."""
+    return (
+        Feedback.topic == FeedbackTopic.TRANSLATION_ERROR.value,
+        Feedback.state == FeedbackState.OPEN.value,
+    )
+
+
+def open_translation_errors() -> dict[tuple[int | None, str | None], int]:
+    """How many open translation errors wait per (site, language), in one query (an index
+    holds them: the review queue's)."""
+    query = (
+        select(Feedback.site_id, Feedback.guide_lang, func.count())
+        .where(*_open_errors())
+        .group_by(Feedback.site_id, Feedback.guide_lang)
+    )
+    return {(site_id, lang): count for site_id, lang, count in db.session.execute(query)}
+
+
+def translation_errors(*, site_id: int, lang: str, limit: int = 100) -> list[Feedback]:
+    """The open translation errors reported on one site's guide in one language, oldest first."""
+    query = (
+        select(Feedback)
+        .where(*_open_errors(), Feedback.site_id == site_id, Feedback.guide_lang == lang)
+        .order_by(Feedback.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

@@ -284,19 +284,34 @@ class Feedback(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_feedback_state_id", "state", "id"),
         Index("ix_feedback_site_id_created_at", "site_id", "created_at"),
+        # The review queue's open translation errors per site and language.
+        Index("ix_feedback_topic_state_site_id", "topic", "state", "site_id", "guide_lang"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = mapped_column(
         ForeignKey("sites.id", ondelete="SET NULL"), default=None
     )
-    rating: Mapped[int] = mapped_column(SmallInteger)
+    #: 1 to 5; None on a translation error reported from the transcript (nothing was rated).
+    rating: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     topic: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text, default="")
+    #: A translation error: the sentence of the guide's text the tourist quoted.
+    quote: Mapped[str | None] = mapped_column(String(1000), default=None)
+    #: A translation error: the language of the guide's text it is about (its review queue).
+    guide_lang: Mapped[str | None] = mapped_column(String(8), default=None)
     #: The language of the page the tourist wrote from.
     page_lang: Mapped[str] = mapped_column(String(8))
     #: The comment's language as detected (None: no comment, or too short to tell).
     detected_lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    #: The comment machine-translated for staff (into Vietnamese) by the pipeline's translation
+    #: stage, once a model for its language is installed; None until then (shown as written).
+    comment_translation: Mapped[str | None] = mapped_column(Text, default=None)
+    translation_lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    #: The pipeline job that translates the comment (insights/translation.py).
+    translation_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_jobs.id", ondelete="SET NULL"), default=None, index=True
+    )
     channel: Mapped[str] = mapped_column(String(8), default="page")  # page (form) or app (API)
     state: Mapped[str] = mapped_column(String(8), default=FeedbackState.OPEN.value)
     held_reason: Mapped[str | None] = mapped_column(String(40), default=None)

@@ -705,19 +705,30 @@ def feedback(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]
     waiting = (FeedbackState.OPEN.value, FeedbackState.HELD.value)
     sums = (
         func.count(),
+        # A translation error quoted from the transcript has no rating: the mean is of those
+        # rated.
+        func.count(Feedback.rating),
         func.sum(Feedback.rating),
         func.count().filter(Feedback.state.in_(waiting)),
     )
     in_range = and_(Feedback.created_at >= scope.since, Feedback.created_at < scope.until)
     if scope.site_id is not None:
         in_range = and_(in_range, Feedback.site_id == scope.site_id)
-    figures = ("count", "rating_sum", "open")
+    figures = ("count", "rated", "rating_sum", "open")
     series, by_site, by_topic = _Table(figures), _Table(figures), _Table(figures)
 
     def counted(key: Any) -> Iterator[tuple[Any, dict[str, float]]]:
         query = select(key, *sums).where(in_range).group_by(key)
-        for value, count, rating_sum, still_open in db.session.execute(query):
-            yield value, {"count": count, "rating_sum": rating_sum or 0, "open": still_open}
+        for value, count, rated, rating_sum, still_open in db.session.execute(query):
+            yield (
+                value,
+                {
+                    "count": count,
+                    "rated": rated,
+                    "rating_sum": rating_sum or 0,
+                    "open": still_open,
+                },
+            )
 
     for topic, values in counted(Feedback.topic):
         by_topic.add(topic, **values)
@@ -738,11 +749,12 @@ def feedback(scope: ReportRange, *, totals_only: bool = False) -> dict[str, Any]
 
     def finish(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for row in rows:
-            total = row.pop("rating_sum")
-            row["mean_rating"] = round(total / row["count"], 2) if row["count"] else None
+            total, rated = row.pop("rating_sum"), row.pop("rated")
+            row["mean_rating"] = round(total / rated, 2) if rated else None
         return rows
 
-    mean = round(totals["rating_sum"] / totals["count"], 2) if totals["count"] else None
+    rated = totals["rated"]
+    mean = round(totals["rating_sum"] / rated, 2) if rated else None
     return {
         "totals": {"count": int(totals["count"]), "open": int(totals["open"]), "mean_rating": mean},
         "tables": {

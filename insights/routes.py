@@ -87,9 +87,11 @@ def post_events(body: dict[str, Any]) -> dict[str, Any]:
 @body_at_most("EVENTS_MAX_BYTES")
 @blp.arguments(FeedbackSchema)
 @blp.response(202, FeedbackAnswerSchema)
-@error_responses(blp, 411, 413, 422, 429, reasons={422: ("unknown_site",)})
+@error_responses(blp, 411, 413, 422, 429, reasons={422: ("unknown_site", "rating_required")})
 def post_feedback(body: dict[str, Any]) -> dict[str, Any]:
-    """A tourist's rating, topic and comment; comments with links wait for a person."""
+    """A tourist's rating, topic and comment; comments with links wait for a person. A
+    translation error may quote the guide's sentence (then no rating is needed): it reaches
+    the review queue of the site and the guide's language."""
     if body["website"]:
         # The field people never see was filled: a robot. It is told nothing different.
         return {"id": None, "state": "open"}
@@ -97,6 +99,8 @@ def post_feedback(body: dict[str, Any]) -> dict[str, Any]:
         rating=body["rating"],
         topic=body["topic"],
         comment=body["comment"],
+        quote=body["quote"],
+        guide_lang=body["guide_language"],
         site_slug=body["site"],
         page_lang=body["language"],
         channel="app",

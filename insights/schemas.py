@@ -64,10 +64,30 @@ class EventBatchAnswerSchema(Schema):
 MAX_COMMENT = 2000
 
 
+#: The longest sentence a tourist may quote from a guide's text.
+MAX_QUOTE = 1000
+
+
 class FeedbackSchema(Schema):
-    rating = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    rating = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=5),
+        metadata={"description": "1 to 5; required, except on a translation error with a quote"},
+    )
     topic = fields.String(required=True, validate=validate.OneOf(tuple(FeedbackTopic)))
     comment = fields.String(load_default="", validate=validate.Length(max=MAX_COMMENT))
+    quote = fields.String(
+        load_default=None,
+        validate=validate.Length(max=MAX_QUOTE),
+        metadata={"description": "A translation error: the sentence of the guide's text"},
+    )
+    guide_language = ServedLanguage(
+        load_default=None,
+        metadata={
+            "description": "A translation error: the language of the guide's text it is about "
+            "(default: language); it reaches that language's review queue"
+        },
+    )
     site = fields.String(load_default=None, validate=SLUG)
     language = ServedLanguage(required=True, metadata={"description": "The page's language"})
     website = fields.String(

@@ -1144,6 +1144,50 @@ def list_conflicts(
     return list(db.session.scalars(query))
 
 
+def conflicts_between(
+    *,
+    since: datetime,
+    until: datetime,
+    site_id: int | None,
+    unresolved: bool,
+    page: int,
+    per_page: int,
+) -> tuple[list[CheckinScan], int, dict[str, int]]:
+    """Conflicts scanned in [since, until), newest first: one page of them, how many in all,
+    and how many of each kind."""
+    where = [
+        CheckinScan.conflict.is_not(None),
+        CheckinScan.scanned_at >= since,
+        CheckinScan.scanned_at < until,
+    ]
+    if site_id is not None:
+        where.append(CheckinScan.site_id == site_id)
+    if unresolved:
+        where.append(CheckinScan.resolved_at.is_(None))
+    kinds: dict[str, int] = {
+        str(kind): count
+        for kind, count in db.session.execute(
+            select(CheckinScan.conflict, func.count()).where(*where).group_by(CheckinScan.conflict)
+        )
+    }
+    rows = db.session.scalars(
+        select(CheckinScan)
+        .where(*where)
+        .order_by(CheckinScan.scanned_at.desc(), CheckinScan.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows), sum(kinds.values()), kinds
+
+
+def unresolved_conflicts() -> int:
+    """How many conflicts nobody has looked into yet."""
+    query = select(func.count()).where(
+        CheckinScan.conflict.is_not(None), CheckinScan.resolved_at.is_(None)
+    )
+    return int(db.session.scalar(query) or 0)
+
+
 def resolve_conflict(*, scan_id: int, user_id: int | None, note: str) -> CheckinScan:
     """Mark a conflict as looked into, with what was done about it."""
     row = db.session.get(CheckinScan, scan_id, with_for_update=True)

@@ -1,5 +1,6 @@
 """The feedback form on every tourist page (`POST /s/<slug>/feedback`): plain HTML, in the
-page's language, through the same service as `POST /api/v1/feedback`."""
+page's language, through the same service as `POST /api/v1/feedback`. The transcript's own
+form ("report a translation error") posts here too: its sentence, no rating."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from app.i18n import supported_languages
 from app.ratelimit import rate_limited
 from insights import feedback
 from insights.models import FeedbackState, FeedbackTopic
-from insights.schemas import MAX_COMMENT
+from insights.schemas import MAX_COMMENT, MAX_QUOTE
 from web.messages import messages
 from web.pages import asset_url
 
@@ -54,16 +55,23 @@ def send(slug: str) -> Response:
     rating = form.get("rating", "")
     topic = form.get("topic", "")
     comment = form.get("comment", "")
-    valid = rating in {"1", "2", "3", "4", "5"} and topic in tuple(FeedbackTopic)
-    if not valid or len(comment) > MAX_COMMENT:
+    quote = form.get("quote", "").strip()
+    report = topic == FeedbackTopic.TRANSLATION_ERROR.value and "quote" in form
+    if report and not quote:
+        # The transcript's form: a report of a translation error names its sentence.
+        return _page(lang=lang, slug=slug, message=words["report_invalid"], error=True, status=422)
+    valid = (report or rating in {"1", "2", "3", "4", "5"}) and topic in tuple(FeedbackTopic)
+    if not valid or len(comment) > MAX_COMMENT or len(quote) > MAX_QUOTE:
         return _page(
             lang=lang, slug=slug, message=words["feedback_invalid"], error=True, status=422
         )
     try:
         item = feedback.submit_feedback(
-            rating=int(rating),
+            rating=None if report else int(rating),
             topic=topic,
             comment=comment,
+            quote=quote,
+            guide_lang=form.get("guide_lang") or None,
             site_slug=slug,
             page_lang=lang,
             channel="page",
@@ -73,5 +81,5 @@ def send(slug: str) -> Response:
     except DomainError as exc:
         return _page(lang=lang, slug=slug, message=exc.message, error=True, status=exc.status)
     held = item.state == FeedbackState.HELD.value
-    message = words["feedback_held" if held else "feedback_thanks"]
+    message = words["feedback_held" if held else "report_thanks" if report else "feedback_thanks"]
     return _page(lang=lang, slug=slug, message=message, error=False, status=200)

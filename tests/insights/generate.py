@@ -60,6 +60,7 @@ class Expected:
     fallback_opens: Counter[str] = field(default_factory=Counter)
     feedback_by_topic: Counter[str] = field(default_factory=Counter)
     rating_sum: int = 0
+    rated: int = 0
     feedback_open: int = 0
 
 
@@ -282,7 +283,9 @@ def _feedback(rng: random.Random, expected: Expected, site_ids: dict[str, int]) 
     for _ in range(60):
         at = _moment(rng)
         topic = rng.choice(("audio_guide", "translation_error", "site", "facilities"))
-        rating = rng.randint(1, 5)
+        # Some translation errors are reported from the transcript: a quote and no rating.
+        quoted = topic == "translation_error" and rng.random() < 0.4
+        rating = None if quoted else rng.randint(1, 5)
         state = rng.choice(("open", "held", "handled"))
         db.session.add(
             Feedback(
@@ -290,11 +293,15 @@ def _feedback(rng: random.Random, expected: Expected, site_ids: dict[str, int]) 
                 rating=rating,
                 topic=topic,
                 comment="",
+                quote="A sentence that reads wrong." if quoted else None,
+                guide_lang="en" if topic == "translation_error" else None,
                 page_lang="en",
                 state=state,
                 created_at=at,
             )
         )
         expected.feedback_by_topic[topic] += 1
-        expected.rating_sum += rating
+        if rating is not None:
+            expected.rating_sum += rating
+            expected.rated += 1
         expected.feedback_open += state != "handled"

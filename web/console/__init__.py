@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     from web.console import (  # noqa: F401 - each adds views
         audit,
         auth,
+        conflicts,
         devices,
         feedback,
         finance,

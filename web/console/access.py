@@ -60,7 +60,7 @@ MENU: list[MenuItem] = []
 #: Where each page stands in the menu, whatever order the page modules are imported in.
 MENU_ORDER = (
     "home", "sites", "tours", "narrations", "review", "glossary", "plaques", "reports",
-    "orders", "feedback", "devices", "users", "models", "audit_page",
+    "conflicts", "orders", "feedback", "devices", "users", "models", "audit_page",
 )  # fmt: skip
 
 

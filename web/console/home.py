@@ -1,6 +1,6 @@
 """The console's first page: what waits for staff (guides to review, jobs running or failed,
-languages waiting for a model), the last changes people made, and for admins the service's
-health."""
+languages waiting for a model; for managers the gate conflicts nobody resolved), the last
+changes people made, and for admins the service's health."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from app.health import service_checks
 from app.i18n import N_, _
 from content.models import Site, SiteText, Tour
 from guides.models import Guide, JobState, PipelineJob, PipelineTask, TaskStage, TaskState
+from ticketing import checkin
 from web.console.access import allowed, bp, menu_item, staff, staff_page
 
 menu_item("home", N_("Home"))
@@ -162,4 +163,7 @@ def home() -> str:
         pending=_pending_languages() if editor else [],
         changes=audit.people_entries(limit=12),
         health=_health() if allowed(principal, frozenset({"admin"})) else None,
+        conflicts=(
+            checkin.unresolved_conflicts() if allowed(principal, frozenset({"manager"})) else None
+        ),
     )

@@ -89,7 +89,8 @@ REASONS = {
 }
 
 
-def _args(kind: str) -> dict[str, Any]:
+def range_args() -> dict[str, Any]:
+    """The range form's fields (from, to, site, group), checked; its empty fields unset."""
     try:
         # The form sends its empty fields ("every site", "automatic"): they mean the default.
         given = {key: value for key, value in request.args.items() if value}
@@ -99,7 +100,8 @@ def _args(kind: str) -> dict[str, Any]:
     return args
 
 
-def _scope_or_message(args: dict[str, Any]) -> tuple[reports.ReportRange | None, str | None]:
+def range_scope(args: dict[str, Any]) -> tuple[reports.ReportRange | None, str | None]:
+    """The checked range, or why it is refused in the console's words."""
     try:
         return report_scope(args), None
     except ValidationFailed as exc:
@@ -118,11 +120,11 @@ def reports_page() -> Any:
     message: str | None
     scope: reports.ReportRange | None
     try:
-        args = _args(kind)
+        args = range_args()
     except ValidationFailed as exc:
         message, scope = exc.message, None
     else:
-        scope, message = _scope_or_message(args)
+        scope, message = range_scope(args)
     report = reports.build_report(kind=kind, scope=scope) if scope is not None else None
     chart = None
     if report is not None:
@@ -159,8 +161,8 @@ def reports_download() -> Response | tuple[str, int]:
     kind = request.args.get("kind", "visitors")
     if kind not in reports.KINDS:
         return error_page(404, _("There is no such page."))
-    args = _args(kind)
-    scope, message = _scope_or_message(args)
+    args = range_args()
+    scope, message = range_scope(args)
     if scope is None:
         return error_page(422, message or "")
     fmt = args["format"] if args["format"] in ("csv", "xlsx") else "csv"

@@ -3,7 +3,11 @@ translation and an editable human translation side by side, sentence by sentence
 draft track's player, its captions and what Whisper heard of it; each language `machine`,
 `needs review`, `approved` or `published`. Saving rebuilds that language; publishing publishes
 one language or every approved one. A recording's Whisper transcript is corrected here too,
-while the recording plays. Drafts never reach tourists: only a publish changes the guide."""
+while the recording plays. Drafts never reach tourists: only a publish changes the guide.
+
+The translation errors tourists report from a guide's transcript wait here too: counted per
+site and language in the list, quoted beside their sentence on the language's page, where an
+editor marks each handled with a note (the feedback's audited state machine)."""
 
 from __future__ import annotations
 
@@ -13,13 +17,16 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app.errors import Conflict, ValidationFailed
+from app.db import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.i18n import N_, _, ui_language
 from content.models import Site
 from content.search import build_document
 from guides import executor, narrations, presenters, publishing, review, stages
 from guides.models import Narration, PipelineTask, SourceKind, TaskStage
+from insights import feedback as tourist_feedback
+from insights.models import Feedback, FeedbackTopic
 from web.console.access import bp, menu_item, staff, staff_page
 from web.console.home import site_names
 
@@ -68,7 +75,12 @@ def review_list() -> str:
         if wanted_state and wanted_state not in looked_at:
             continue
         items.append(
-            {"narration_id": row.narration_id, "name": names.get(row.site_id, ""), "states": states}
+            {
+                "narration_id": row.narration_id,
+                "site_id": row.site_id,
+                "name": names.get(row.site_id, ""),
+                "states": states,
+            }
         )
     items.sort(key=lambda item: (build_document([item["name"]]), item["narration_id"]))
     pages = max(1, -(-len(items) // PER_PAGE))
@@ -83,6 +95,7 @@ def review_list() -> str:
         args={"state": wanted_state, "lang": wanted_lang},
         languages=current_app.config["LANGUAGES"],
         state_names=state_names(),
+        reported=tourist_feedback.open_translation_errors(),
     )
 
 
@@ -111,6 +124,37 @@ def _rows(source: str, machine: str | None, current: str | None) -> list[dict[st
         }
         for i, (starts, sentence) in enumerate(flat)
     ]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _place_reports(
+    rows: list[dict[str, Any]], reports: list[Feedback], *, is_source: bool
+) -> list[Feedback]:
+    """Put each reported sentence beside the row whose words it quotes (in the language's
+    current or machine words, or the source's); the reports that match no row."""
+    loose: list[Feedback] = []
+    for row in rows:
+        row["reports"] = []
+    for report in reports:
+        quoted = _words(report.quote or "")
+        match = None
+        for row in rows if quoted else []:
+            texts = (
+                (row["source"], row["machine"], row["text"])
+                if is_source
+                else (row["text"], row["machine"])
+            )
+            if any(t and (quoted in _words(t) or _words(t) in quoted) for t in texts):
+                match = row
+                break
+        if match is None:
+            loose.append(report)
+        else:
+            match["reports"].append(report)
+    return loose
 
 
 def _whisper_heard(narration: Narration) -> str | None:
@@ -155,6 +199,8 @@ def _render(narration_id: int, wanted: str | None, error: str | None = None) -> 
     else:
         machine = entry["text"] if entry["provenance"] == "machine" else None
         rows = _rows(narration.text, machine, entry["text"])
+    reports = tourist_feedback.translation_errors(site_id=narration.site_id, lang=lang)
+    loose = _place_reports(rows, reports, is_source=is_source)
     track = entry["draft"] or entry["published"]
     names = site_names({narration.site_id}, ui_language())
     return render_template(
@@ -171,6 +217,8 @@ def _render(narration_id: int, wanted: str | None, error: str | None = None) -> 
         state_names=state_names(),
         recording=narration.source_kind == SourceKind.RECORDING.value,
         error=error,
+        reports=reports,
+        loose_reports=loose,
         approved_waiting=[
             code
             for code, item in view["languages"].items()
@@ -252,3 +300,34 @@ def review_publish_approved(narration_id: int) -> WerkzeugResponse:
     else:
         flash(_("No approved language has a built guide waiting."), "error")
     return redirect(url_for("console.review_page", narration_id=narration_id), code=303)
+
+
+@bp.route("/review/<int:narration_id>/<lang>/reports/<int:feedback_id>/handle", methods=["POST"])
+@staff_page("editor")
+def review_report_handle(narration_id: int, lang: str, feedback_id: int) -> WerkzeugResponse:
+    """Mark a tourist's translation error handled, saying what was done (audited)."""
+    narration = review.get_narration(narration_id)
+    item = tourist_feedback.get_feedback(feedback_id=feedback_id)
+    if (
+        item.topic != FeedbackTopic.TRANSLATION_ERROR.value
+        or item.site_id != narration.site_id
+        or item.guide_lang != lang
+    ):
+        raise NotFound(f"no translation error {feedback_id} on this guide")
+    principal = staff()
+    try:
+        tourist_feedback.handle_feedback(
+            feedback_id=item.id,
+            user_id=principal.user_id if principal else None,
+            note=request.form.get("note", "")[:1000],
+            now=utcnow(),
+        )
+    except ValidationFailed:
+        flash(_("Say what was done before marking the report handled."), "error")
+        return redirect(
+            url_for("console.review_page", narration_id=narration_id, lang=lang)
+            + f"#report-{feedback_id}",
+            code=303,
+        )
+    flash(_("Report %(id)s marked handled.", id=feedback_id), "ok")
+    return _back(narration_id, lang)

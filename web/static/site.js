@@ -50,6 +50,36 @@
     audio.addEventListener("ended", () => store(key, "0"));
   }
 
+  // "Report a translation error": the sentence selected in the transcript (or the caption
+  // shown when the form is opened) is copied into it; without JavaScript it is pasted.
+  const report = document.querySelector("form[data-report]");
+  if (report) {
+    const quote = report.elements.namedItem("quote");
+    const about = report.elements.namedItem("guide_lang");
+    const areas = Array.from(document.querySelectorAll("[data-quotable]"));
+    let typed = false;
+    quote.addEventListener("input", () => { typed = true; });
+    const offer = (text, code) => {
+      const sentence = text.replace(/\s+/g, " ").trim().slice(0, 1000);
+      if (!sentence || typed) return;
+      quote.value = sentence;
+      if (code) about.value = code;
+    };
+    document.addEventListener("selectionchange", () => {
+      const selection = document.getSelection();
+      if (!selection || selection.isCollapsed) return;
+      const area = areas.find((element) => element.contains(selection.anchorNode));
+      if (area) offer(selection.toString(), area.getAttribute("lang"));
+    });
+    const details = report.closest("details");
+    const caption = document.getElementById("caption");
+    if (details && caption) {
+      details.addEventListener("toggle", () => {
+        if (details.open && !quote.value && !caption.hidden) offer(caption.textContent, caption.getAttribute("lang"));
+      });
+    }
+  }
+
   // A 360° view: the viewer (Pannellum) is fetched only when the tourist opens one.
   let viewer = null;
   const load = (link) => viewer || (viewer = new Promise((resolve, reject) => {
