@@ -3,7 +3,7 @@ language of the guide text it is about; such a report carries no rating. Comment
 machine translation into Vietnamese and the pipeline job that made it
 
 Revision ID: 0016_feedback_review
-Revises: 0018_rollups
+Revises: 0017_tour_text_jobs
 Create Date: 2026-12-01 16:30:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0016_feedback_review"
-down_revision = "0018_rollups"
+down_revision = "0017_tour_text_jobs"
 branch_labels = None
 depends_on = None
 

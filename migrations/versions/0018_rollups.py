@@ -2,7 +2,7 @@
 indexes on entries' and orders' times
 
 Revision ID: 0018_rollups
-Revises: 0017_tour_text_jobs
+Revises: 0016_feedback_review
 Create Date: 2026-12-01 16:45:00.000000
 
 Every rollup is a table of counts per key, filled here from the existing rows and then kept
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0018_rollups"
-down_revision = "0017_tour_text_jobs"
+down_revision = "0016_feedback_review"
 branch_labels = None
 depends_on = None
 
