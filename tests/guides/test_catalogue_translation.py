@@ -9,6 +9,7 @@ nonsense, so the test checks where the words go and what they are called, never 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,11 @@ def test_texts_are_machine_translated_labelled_replaced_and_rebuilt(
     assert english["machine_translated"] is False
     page = client.get(f"/s/{SITE}?lang=fr").get_data(as_text=True)
     assert "Traduction automatique" in page and french.summary[:20] in page
+    # The map's list says so of that name too (and not of an English one).
+    listing = client.get("/?lang=fr").get_data(as_text=True)
+    assert re.search(rf'href="/s/{SITE}\?lang=fr"[^>]*>[^<]*</a> <span[^>]*>\(traduction', listing)
+    english_map = client.get("/?lang=en").get_data(as_text=True)
+    assert not re.search(rf'href="/s/{SITE}\?lang=en"[^>]*>[^<]*</a> <span', english_map)
 
     # The Vietnamese changes: a catalogue job is started by the edit, and rebuilds French.
     etag = client.get(f"/api/v1/sites/{SITE}").headers["ETag"]
@@ -239,6 +245,10 @@ def test_tour_texts_and_name_are_machine_translated_labelled_replaced_and_rebuil
     assert client.get(f"/api/v1/tours/{TOUR}?lang=en").get_json()["machine_translated"] is False
     page = client.get(f"/tours/{TOUR}?lang=fr").get_data(as_text=True)
     assert "Traduction automatique" in page and str(escape(french.summary[:20])) in page
+    listing = client.get("/?lang=fr").get_data(as_text=True)
+    assert re.search(
+        rf'href="/tours/{TOUR}\?lang=fr"[^>]*>[^<]*</a> <span[^>]*>\(traduction', listing
+    )
     assert "Traduction automatique" not in client.get(f"/tours/{TOUR}?lang=en").get_data(
         as_text=True
     )
