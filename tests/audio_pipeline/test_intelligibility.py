@@ -106,13 +106,18 @@ def test_a_voice_that_makes_noise_is_not_offered(
 
 
 def test_espeak_korean_is_not_understood(settings: PipelineSettings, transcriber: Any) -> None:
+    """espeak-ng's Korean comes back far from its text. How far depends on the CPU Whisper
+    runs on (CER 0.81 on one machine, 0.67 on another, around the 0.75 calibration bound), so
+    the catalogue keeps espeak-ng off Korean whatever the figure, and a track of it could
+    never be published without an editor (the hearing bound)."""
     registry = ModelRegistry(settings)
     binary = shutil.which("espeak-ng")
     assert binary is not None
     espeak = EspeakVoice(registry.spec("espeak-ng"), Path(binary))
     heard = intelligibility.calibrate(espeak, "ko", transcriber=transcriber, settings=settings)
-    assert heard.metric == "cer" and heard.error > settings.calibration_bound("ko")
-    assert not heard.intelligible
+    assert heard.metric == "cer" and heard.error > 0.5 > settings.hearing_bound("ko")
+    voices = VoiceRegistry.from_settings(settings, transcriber=transcriber)
+    assert "espeak-ng" not in [spec.id for spec in voices.candidates("ko")]
 
 
 def test_with_nothing_intelligible_the_language_stays_pending(
