@@ -52,10 +52,8 @@ import datetime as dt
 import http.client
 import itertools
 import json
-import os
 import random
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -72,7 +70,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.catalogue import (  # noqa: E402 - after the path is set
-    BIN,
     DETAIL_PATH,
     HOST,
     WRK_REPORT_LUA,
@@ -80,19 +77,19 @@ from benchmarks.catalogue import (  # noqa: E402 - after the path is set
     Cleanup,
     Server,
     admin_postgres_url,
+    bench_redis_url,
+    catalogue_env,
     code_version,
     effective_gunicorn_settings,
     free_port,
     load_average,
+    load_average_warned,
     machine,
-    production_env,
-    redis_reachable,
-    run_checked,
+    run_and_report,
     run_wrk,
     scratch_database,
 )
 
-RESULTS = ROOT / "benchmarks" / "results"
 EVENTS_PATH = "/api/v1/events"
 BATCH = 50
 GOAL_EVENTS_PER_S = 2000
@@ -409,33 +406,19 @@ def evaluate_goals(phases: dict[str, Any]) -> dict[str, Any]:
 def benchmark(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise BenchmarkError("wrk is missing: install the Debian package (`make bench`)")
-    load_before = load_average()
-    if load_before[0] > 0.5 * (os.cpu_count() or 1):
-        print(
-            f"warning: load average {load_before[0]} before the run; other work on this "
-            "machine will lower and scatter every figure",
-            file=sys.stderr,
-        )
+    load_before = load_average_warned()
     workdir = Path(tempfile.mkdtemp(prefix="hoian-events-load-"))
     cleanup.push("remove work dir", lambda: shutil.rmtree(workdir, ignore_errors=True))
     lua = workdir / "paced.lua"
     lua.write_text(WRK_REPORT_LUA + PACED_LUA.replace("PERIOD_MS", f"{1000 / args.catalogue_rate}"))
 
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-    if redis_url and not redis_reachable(redis_url):
-        print(f"Redis at {redis_url} not reachable: running without REDIS_URL", file=sys.stderr)
-        redis_url = ""
+    redis_url = bench_redis_url()
 
     with scratch_database(admin_postgres_url(), cleanup) as database_url:
         extra = {"LOG_LEVEL": args.log_level}
         if args.rate_limit:
             extra["HOIAN_EVENTS_RATE_LIMIT"] = args.rate_limit
-        env = production_env(database_url, **extra)
-        if redis_url:
-            env["REDIS_URL"] = redis_url
-        print(f"scratch database {urlsplit(database_url).path[1:]}: migrating and loading ...")
-        run_checked([str(BIN / "flask"), "db", "upgrade"], env=env, what="flask db upgrade")
-        run_checked([str(BIN / "flask"), "content", "load"], env=env, what="flask content load")
+        env = catalogue_env(database_url, redis_url=redis_url, **extra)
         settings = effective_gunicorn_settings(env)
         server = Server("app", "wsgi:app", free_port())
         server.start(env=env, workdir=workdir, cleanup=cleanup)
@@ -587,27 +570,7 @@ def main() -> int:
     if args.catalogue_rate <= 0 or args.senders < 1 or args.duration < 1:
         parser.error("--catalogue-rate, --senders and --duration must be positive")
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
-    cleanup = Cleanup()
-    try:
-        result = benchmark(args, cleanup)
-    except BenchmarkError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; stopping the server and dropping the scratch database", file=sys.stderr)
-        return 130
-    finally:
-        cleanup.run()
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"events-load-{result['date'].replace(':', '').replace('+0000', 'Z')}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print_table(result)
-    print(f"\nresult written to {out.relative_to(ROOT)}")
-    return 0
+    return run_and_report(benchmark, args, name="events-load", print_table=print_table)
 
 
 if __name__ == "__main__":
