@@ -136,12 +136,13 @@ VISIT = (
 PROGRESS = {"progress_25", "progress_50", "progress_75", "progress_100"}
 
 
-def machine_cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of every core so far, from /proc/stat."""
+def clocks() -> tuple[float, float, int, int]:
+    """Now (monotonic), this process's CPU seconds (the event senders), and the busy and total
+    jiffies of every core so far (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # without guest time, already counted in user
-    return total - idle, total
+    return time.monotonic(), time.process_time(), total - idle, total
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -159,11 +160,13 @@ class Identities:
     def __init__(self) -> None:
         self._octet = random.randint(10, 250)
         self._counter = itertools.count()
+        self._lock = threading.Lock()
         self.used = 0
 
     def next(self) -> str:
-        n = next(self._counter)
-        self.used = n + 1
+        with self._lock:
+            n = next(self._counter)
+            self.used = n + 1
         return f"127.{self._octet}.{n // 250 % 250 + 1}.{n % 250 + 1}"
 
 
@@ -358,6 +361,12 @@ def print_table(result: dict[str, Any]) -> None:
         "catalogue load ran; batch p50/p99 in ms. err: other failures. CPU: both cores' busy."
     )
     print()
+    senders = ", ".join(
+        f"{name} {phase['event_senders_cores_busy']:.2f}"
+        for name, phase in result["phases"].items()
+        if "events" in phase
+    )
+    print(f"cores used by the event senders (this process): {senders}")
     print(
         f"load average before {result['machine']['load_average_before']}, "
         f"after {result['machine']['load_average_after']}; "
@@ -473,22 +482,21 @@ def benchmark(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
             )
             print(f"{name}: catalogue at {args.catalogue_rate}/s for {args.duration}s {what} ...")
             load = None if rate is None else events(rate)
-            busy0, total0 = machine_cpu_ticks()
             if load is not None:
                 loads.append(load)
                 load.start()
                 time.sleep(1.0)  # the senders' connections open and busy before the reads
             try:
-                began = time.monotonic()
+                began, own0, busy0, total0 = clocks()
                 catalogue = run_wrk(base + DETAIL_PATH, duration_s=args.duration, **common)
-                ended = time.monotonic()
+                ended, own1, busy1, total1 = clocks()
             finally:
                 if load is not None:
                     load.stop()
-            busy1, total1 = machine_cpu_ticks()
             phases[name] = {
                 "catalogue": catalogue,
                 "machine_cpu_busy_pct": round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
+                "event_senders_cores_busy": round((own1 - own0) / (ended - began), 2),
             }
             if load is not None:
                 phases[name]["events"] = load.summary(began, ended)
