@@ -45,7 +45,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,27 @@ def redis_reachable(url: str) -> bool:
         return False
 
 
+def bench_redis_url() -> str:
+    """BENCH_REDIS_URL (default redis://127.0.0.1:6379/13), or "" when it does not answer."""
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    if url and not redis_reachable(url):
+        print(f"Redis at {url} not reachable: running without REDIS_URL", file=sys.stderr)
+        return ""
+    return url
+
+
+def catalogue_env(database_url: str, *, redis_url: str, **extra: str) -> dict[str, str]:
+    """The production environment on `database_url` (and Redis when given), once the database
+    is migrated and loaded with the seed catalogue."""
+    env = production_env(database_url, **extra)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    print(f"scratch database {urlsplit(database_url).path[1:]}: migrating and loading ...")
+    run_checked([str(BIN / "flask"), "db", "upgrade"], env=env, what="flask db upgrade")
+    run_checked([str(BIN / "flask"), "content", "load"], env=env, what="flask content load")
+    return env
+
+
 def effective_gunicorn_settings(env: dict[str, str]) -> dict[str, Any]:
     """Evaluate gunicorn.conf.py under the servers' environment (what both of them use)."""
     saved = dict(os.environ)
@@ -346,6 +367,18 @@ def server_cpu_seconds(master_pid: int) -> float:
 
 def load_average() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def load_average_warned() -> list[float]:
+    """The load average before a run, with a warning when the machine is already busy."""
+    load = load_average()
+    if load[0] > 0.5 * (os.cpu_count() or 1):
+        print(
+            f"warning: load average {load[0]} before the run; other work on this "
+            "machine will lower and scatter every figure",
+            file=sys.stderr,
+        )
+    return load
 
 
 @dataclass
@@ -575,31 +608,17 @@ def evaluate_goals(targets: dict[str, Any], memory: dict[str, Any]) -> dict[str,
 def benchmark(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise BenchmarkError("wrk is missing: install the Debian package (`make bench` does)")
-    load_before = load_average()
-    if load_before[0] > 0.5 * (os.cpu_count() or 1):
-        print(
-            f"warning: load average {load_before[0]} before the run; other work on this "
-            "machine will lower and scatter every figure",
-            file=sys.stderr,
-        )
+    load_before = load_average_warned()
     workdir = Path(tempfile.mkdtemp(prefix="hoian-bench-"))
     cleanup.push("remove work dir", lambda: shutil.rmtree(workdir, ignore_errors=True))
     lua = workdir / "report.lua"
     lua.write_text(WRK_REPORT_LUA)
 
     admin_url = admin_postgres_url()
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-    if redis_url and not redis_reachable(redis_url):
-        print(f"Redis at {redis_url} not reachable: running without REDIS_URL", file=sys.stderr)
-        redis_url = ""
+    redis_url = bench_redis_url()
 
     with scratch_database(admin_url, cleanup) as database_url:
-        env = production_env(database_url, LOG_LEVEL=args.log_level)
-        if redis_url:
-            env["REDIS_URL"] = redis_url
-        print(f"scratch database {urlsplit(database_url).path[1:]}: migrating and loading ...")
-        run_checked([str(BIN / "flask"), "db", "upgrade"], env=env, what="flask db upgrade")
-        run_checked([str(BIN / "flask"), "content", "load"], env=env, what="flask content load")
+        env = catalogue_env(database_url, redis_url=redis_url, LOG_LEVEL=args.log_level)
 
         settings = effective_gunicorn_settings(env)
         servers = {
@@ -763,7 +782,18 @@ def main() -> int:
         help="the app's LOG_LEVEL (INFO writes an access line per request, as production does)",
     )
     args = parser.parse_args()
+    return run_and_report(benchmark, args, name="catalogue", print_table=print_table)
 
+
+def run_and_report(
+    run: Callable[[argparse.Namespace, Cleanup], dict[str, Any]],
+    args: argparse.Namespace,
+    *,
+    name: str,
+    print_table: Callable[[dict[str, Any]], None],
+) -> int:
+    """Run a benchmark with its clean-up guaranteed, write its result (which has a `date`) to
+    benchmarks/results/<name>-<date>.json and print its table; the process's exit status."""
     # Ctrl-C raises KeyboardInterrupt even where SIGINT was inherited ignored (a background
     # job of a script); SIGTERM and SIGHUP (a CI timeout, a closed terminal) unwind the same
     # way, so the clean-up below runs in every case.
@@ -772,7 +802,7 @@ def main() -> int:
         signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
     cleanup = Cleanup()
     try:
-        result = benchmark(args, cleanup)
+        result = run(args, cleanup)
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
@@ -783,7 +813,7 @@ def main() -> int:
         cleanup.run()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"catalogue-{result['date'].replace(':', '').replace('+0000', 'Z')}.json"
+    out = RESULTS / f"{name}-{result['date'].replace(':', '').replace('+0000', 'Z')}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print_table(result)
     print(f"\nresult written to {out.relative_to(ROOT)}")
