@@ -225,6 +225,11 @@ def gunicorn_serving(
             f"fd://{listener.fileno()}",
             "--workers",
             str(workers),
+            # A worker thread still busy at the end (a browser's last request waiting on the
+            # database) is killed after this, not after the production 30 s that the wait
+            # below would outlast.
+            "--graceful-timeout",
+            "10",
             "wsgi:app",
         ],
         cwd=Path(__file__).resolve().parent.parent,
