@@ -67,9 +67,8 @@ def review_list() -> str:
     counts = dict.fromkeys(state_names(), 0)
     for row in rows:
         states = row.states
-        looked_at = [states[wanted_lang]] if wanted_lang in states else list(states.values())
-        if wanted_lang and wanted_lang not in states:
-            looked_at = []
+        # Every served language has a state, so a wanted language is always among them.
+        looked_at = [states[wanted_lang]] if wanted_lang else list(states.values())
         for state in looked_at:
             counts[state] += 1
         if wanted_state and wanted_state not in looked_at:
